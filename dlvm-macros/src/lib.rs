@@ -1,0 +1,52 @@
+//! The `dlvm!` procedural macro: declare a deep latent variable model in a few lines and get typed
+//! dfdx networks, the ELBO, and the runtime's model trait. See the `dlvm` crate for the guide.
+//!
+//! Pipeline: [`parse`] (syntax tree) → [`valid`] (checked model, all errors collected) →
+//! [`expand`] (tokens; cannot fail). On error, [`fallback`] still emits the declared items.
+
+mod ast;
+mod ctxt;
+mod expand;
+mod fallback;
+mod parse;
+mod valid;
+
+use proc_macro::TokenStream;
+
+/// Declares one or more deep latent variable models.
+///
+/// ```ignore
+/// dlvm! {
+///     pub model MnistVae {
+///         latent z: 50 ~ Normal(0, I);
+///         observed x: 784 ~ Bernoulli(mlp(z; 200, 200; tanh));
+///         encoder q(z | x) = mlp(x; 200, 200; tanh);
+///     }
+/// }
+/// ```
+#[proc_macro]
+pub fn dlvm(input: TokenStream) -> TokenStream {
+    expand_tokens(input.into()).into()
+}
+
+fn expand_tokens(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
+    let input: ast::Input = match syn::parse2(input) {
+        Ok(input) => input,
+        Err(e) => return fallback::items(None, e),
+    };
+    let mut output = proc_macro2::TokenStream::new();
+    let mut errors: Option<syn::Error> = None;
+    for model in &input.models {
+        match valid::check(model) {
+            Ok(checked) => output.extend(expand::model(&checked)),
+            Err(e) => match &mut errors {
+                Some(all) => all.combine(e),
+                None => errors = Some(e),
+            },
+        }
+    }
+    match errors {
+        Some(e) => fallback::items(Some(&input), e),
+        None => output,
+    }
+}

@@ -1,0 +1,242 @@
+//! Validation: the syntax tree becomes a checked model; one function per rule, each error at the
+//! smallest wrong token, all errors collected.
+
+use crate::ast::{self, Dim, Net, Statement};
+use crate::ctxt::Ctxt;
+use proc_macro2::Span;
+use syn::{Attribute, Expr, Ident, Path, Visibility};
+
+/// A model that passed every check; expansion cannot fail on it.
+pub struct CheckedModel {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub name: Ident,
+    pub latent: Variable,
+    pub observed: Variable,
+    pub family: Path,
+    pub family_args: Vec<(Ident, Option<Expr>)>,
+    pub encoder: Network,
+    pub decoder: Network,
+}
+
+/// A declared variable: its name and dimension.
+pub struct Variable {
+    pub dim: Dim,
+}
+
+/// A checked network: hidden widths and the activation between layers.
+pub struct Network {
+    pub hidden: Vec<Dim>,
+    pub activation: Option<Activation>,
+}
+
+/// The activations the DSL knows.
+#[derive(Clone, Copy)]
+pub enum Activation {
+    Tanh(Span),
+    Relu(Span),
+    Sigmoid(Span),
+    Softplus(Span),
+}
+
+const ACTIVATIONS: &str = "`tanh`, `relu`, `sigmoid`, `softplus`";
+
+/// Checks one model; `Err` carries every error found.
+pub fn check(model: &ast::Model) -> Result<CheckedModel, syn::Error> {
+    let mut cx = Ctxt::default();
+    let parts = Parts::collect(model, &mut cx);
+    check_unique_names(model, &mut cx);
+    for statement in &model.statements {
+        check_statement(statement, &parts, &mut cx);
+    }
+    let checked = parts.into_checked(model, &mut cx);
+    cx.finish()?;
+    checked.ok_or_else(|| syn::Error::new(model.name.span(), "invalid model"))
+}
+
+/// The three statements a model needs, each found exactly once.
+struct Parts<'a> {
+    latent: Option<&'a ast::Latent>,
+    observed: Option<&'a ast::Observed>,
+    encoder: Option<&'a ast::Encoder>,
+}
+
+impl<'a> Parts<'a> {
+    fn collect(model: &'a ast::Model, cx: &mut Ctxt) -> Self {
+        let mut parts = Parts { latent: None, observed: None, encoder: None };
+        for statement in &model.statements {
+            match statement {
+                Statement::Latent(l) => set_once(&mut parts.latent, l, l.keyword, "latent", cx),
+                Statement::Observed(o) => set_once(&mut parts.observed, o, o.keyword, "observed", cx),
+                Statement::Encoder(e) => set_once(&mut parts.encoder, e, e.keyword, "encoder", cx),
+            }
+        }
+        require(parts.latent.is_some(), model, "a `latent` variable, e.g. `latent z: 50 ~ Normal(0, I);`", cx);
+        require(parts.observed.is_some(), model, "an `observed` variable, e.g. `observed x: 784 ~ Bernoulli(mlp(z; 200; tanh));`", cx);
+        require(parts.encoder.is_some(), model, "an encoder, e.g. `encoder q(z | x) = mlp(x; 200; tanh);`", cx);
+        parts
+    }
+
+    fn latent_name(&self) -> Option<&'a Ident> {
+        self.latent.map(|l| &l.name)
+    }
+
+    fn observed_name(&self) -> Option<&'a Ident> {
+        self.observed.map(|o| &o.name)
+    }
+
+    fn into_checked(self, model: &ast::Model, cx: &mut Ctxt) -> Option<CheckedModel> {
+        let (latent, observed, encoder) = (self.latent?, self.observed?, self.encoder?);
+        Some(CheckedModel {
+            attrs: model.attrs.clone(),
+            vis: model.vis.clone(),
+            name: model.name.clone(),
+            latent: Variable { dim: latent.dim.clone() },
+            observed: Variable { dim: observed.dim.clone() },
+            family: observed.family.clone(),
+            family_args: family_args(&observed.args, cx),
+            encoder: network(&encoder.net, cx),
+            decoder: network(&observed.net, cx),
+        })
+    }
+}
+
+fn set_once<'a, T>(slot: &mut Option<&'a T>, item: &'a T, keyword: Span, what: &str, cx: &mut Ctxt) {
+    if slot.is_some() {
+        cx.error_span(keyword, format!("a model has exactly one `{what}` statement; this is a second one"));
+    } else {
+        *slot = Some(item);
+    }
+}
+
+fn require(present: bool, model: &ast::Model, what: &str, cx: &mut Ctxt) {
+    if !present {
+        cx.error_at(&model.name, format!("model `{}` needs {what}", model.name));
+    }
+}
+
+fn check_unique_names(model: &ast::Model, cx: &mut Ctxt) {
+    let mut seen: Vec<&Ident> = Vec::new();
+    for statement in &model.statements {
+        let name = match statement {
+            Statement::Latent(l) => &l.name,
+            Statement::Observed(o) => &o.name,
+            Statement::Encoder(e) => &e.name,
+        };
+        if seen.iter().any(|s| *s == name) {
+            cx.error_at(name, format!("the name `{name}` is declared twice in this model"));
+        } else {
+            seen.push(name);
+        }
+    }
+}
+
+fn check_statement(statement: &Statement, parts: &Parts, cx: &mut Ctxt) {
+    match statement {
+        Statement::Latent(l) => {
+            check_dim(&l.dim, "latent dimension", cx);
+            check_prior(l, cx);
+        }
+        Statement::Observed(o) => {
+            check_dim(&o.dim, "observed dimension", cx);
+            check_net(&o.net, parts.latent_name(), "the decoder", "latent", cx);
+        }
+        Statement::Encoder(e) => {
+            check_encoder_variables(e, parts, cx);
+            check_net(&e.net, parts.observed_name(), "the encoder", "observed", cx);
+        }
+    }
+}
+
+fn check_dim(dim: &Dim, what: &str, cx: &mut Ctxt) {
+    if let Dim::Lit(lit) = dim {
+        if lit.base10_parse::<usize>().map_or(true, |n| n == 0) {
+            cx.error_at(lit, format!("a {what} must be a positive integer, got `{lit}`"));
+        }
+    }
+}
+
+fn check_prior(latent: &ast::Latent, cx: &mut Ctxt) {
+    let name = &latent.name;
+    let Some(prior) = &latent.prior else {
+        cx.error_at(name, format!("latent `{name}` needs a prior: write `latent {name}: D ~ Normal(0, I);`"));
+        return;
+    };
+    let args: Vec<String> = prior.args.iter().map(|a| quote::quote!(#a).to_string()).collect();
+    if prior.name != "Normal" {
+        cx.error_at(&prior.name, format!("unknown prior `{}`: the supported prior is `Normal(0, I)`", prior.name));
+    } else if args != ["0", "I"] {
+        cx.error_at(&prior.name, "the supported prior is the standard normal, written `Normal(0, I)`");
+    }
+}
+
+fn check_encoder_variables(encoder: &ast::Encoder, parts: &Parts, cx: &mut Ctxt) {
+    if let Some(latent) = parts.latent_name() {
+        if encoder.target != *latent {
+            cx.error_at(&encoder.target, format!("the encoder must model the latent variable: write `{}({latent} | ...)`", encoder.name));
+        }
+    }
+    if let Some(observed) = parts.observed_name() {
+        if encoder.given != *observed {
+            cx.error_at(&encoder.given, format!("the encoder must be conditioned on the observed variable: write `{}(... | {observed})`", encoder.name));
+        }
+    }
+}
+
+fn check_net(net: &Net, expected: Option<&Ident>, what: &str, kind: &str, cx: &mut Ctxt) {
+    if let Some(expected) = expected {
+        if net.input != *expected {
+            cx.error_at(&net.input, format!("{what} takes the {kind} variable `{expected}` as input, not `{}`", net.input));
+        }
+    }
+    for width in &net.hidden {
+        check_dim(width, "hidden-layer width", cx);
+    }
+    if let Some(act) = &net.activation {
+        if activation(act).is_none() {
+            cx.error_at(act, format!("unknown activation `{act}`; expected one of {ACTIVATIONS}"));
+        }
+    }
+}
+
+fn activation(name: &Ident) -> Option<Activation> {
+    let span = name.span();
+    match name.to_string().as_str() {
+        "tanh" => Some(Activation::Tanh(span)),
+        "relu" => Some(Activation::Relu(span)),
+        "sigmoid" => Some(Activation::Sigmoid(span)),
+        "softplus" => Some(Activation::Softplus(span)),
+        _ => None,
+    }
+}
+
+fn network(net: &Net, _cx: &mut Ctxt) -> Network {
+    Network { hidden: net.hidden.clone(), activation: net.activation.as_ref().and_then(activation) }
+}
+
+fn family_args(args: &[ast::FamilyArg], cx: &mut Ctxt) -> Vec<(Ident, Option<Expr>)> {
+    let mut out: Vec<(Ident, Option<Expr>)> = Vec::new();
+    for arg in args {
+        let name = latin_name(&arg.name);
+        if out.iter().any(|(seen, _)| *seen == name) {
+            cx.error_at(&arg.name, format!("the family argument `{name}` is given twice"));
+        }
+        out.push((name, arg.value.clone()));
+    }
+    out
+}
+
+/// Greek-letter argument names are spelled out: `ξ = 0.01` means `xi = 0.01`.
+fn latin_name(name: &Ident) -> Ident {
+    const GREEK: [(&str, &str); 20] = [
+        ("α", "alpha"), ("β", "beta"), ("γ", "gamma"), ("δ", "delta"), ("ε", "epsilon"),
+        ("η", "eta"), ("θ", "theta"), ("κ", "kappa"), ("λ", "lambda"), ("μ", "mu"),
+        ("ν", "nu"), ("ξ", "xi"), ("π", "pi"), ("ρ", "rho"), ("σ", "sigma"),
+        ("τ", "tau"), ("φ", "phi"), ("χ", "chi"), ("ψ", "psi"), ("ω", "omega"),
+    ];
+    let text = name.to_string();
+    GREEK
+        .iter()
+        .find(|(greek, _)| *greek == text)
+        .map_or_else(|| name.clone(), |(_, latin)| Ident::new(latin, name.span()))
+}

@@ -1,0 +1,74 @@
+//! The runtime's error type: every failure names the problem, where it is, and the fix.
+
+use crate::data::DataError;
+use crate::family::FamilyError;
+use std::path::PathBuf;
+
+/// Any error the runtime reports to a user.
+#[derive(Debug, thiserror::Error)]
+pub enum DlvmError {
+    /// Reading or validating data failed.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// A family argument is invalid.
+    #[error(transparent)]
+    Family(#[from] FamilyError),
+    /// A run-time setting is out of range.
+    #[error("invalid setting `{parameter}`: {reason}")]
+    Config {
+        /// The setting, e.g. `batch_size`.
+        parameter: &'static str,
+        /// What is wrong and what is allowed.
+        reason: String,
+    },
+    /// Training produced NaN or infinity.
+    #[error(
+        "training diverged at epoch {epoch}, batch {batch}: the {what} is {value}; \
+         lower the learning rate or enable gradient clipping{}",
+        checkpoint_hint(.checkpoint)
+    )]
+    NonFinite {
+        /// 1-based epoch.
+        epoch: usize,
+        /// 0-based batch within the epoch.
+        batch: usize,
+        /// Which quantity, e.g. `loss`.
+        what: &'static str,
+        /// The offending value.
+        value: f32,
+        /// The last good checkpoint, if one was written.
+        checkpoint: Option<PathBuf>,
+    },
+    /// A checkpoint could not be written or does not fit the model.
+    #[error("checkpoint `{path}`: {reason}")]
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What went wrong and the fix.
+        reason: String,
+    },
+    /// Writing an output file failed.
+    #[error("cannot write `{path}`: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Writing a figure failed.
+    #[error(transparent)]
+    Plot(#[from] crate::plot::PlotError),
+    /// The device failed (e.g. out of memory).
+    #[error("device error: {0}")]
+    Device(String),
+}
+
+fn checkpoint_hint(checkpoint: &Option<PathBuf>) -> String {
+    match checkpoint {
+        Some(path) => format!("; the last good checkpoint is `{}`", path.display()),
+        None => String::new(),
+    }
+}
+
+/// Shorthand for results of the runtime.
+pub type Result<T, E = DlvmError> = std::result::Result<T, E>;

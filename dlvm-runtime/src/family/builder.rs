@@ -1,0 +1,43 @@
+//! How DSL family arguments become a family value.
+//!
+//! For `Gaussian(mlp(..), xi = 0.01, unconstrained)` the macro generates
+//! `FamilyBuilder::build(<Gaussian as OutputFamily>::Builder::default().xi(0.01).unconstrained())`:
+//! each `name = value` argument is a builder method taking the value, each bare `flag` a method
+//! without arguments. A family whose builder is incomplete simply does not implement
+//! [`FamilyBuilder`] in that state, so a missing argument is a compile error at the user's token.
+
+use super::{FamilyError, OutputFamily};
+use std::marker::PhantomData;
+
+/// A complete family specification that can be turned into the family value.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a complete output-family specification",
+    label = "missing a required family argument",
+    note = "see the family's `Builder` documentation for its arguments"
+)]
+pub trait FamilyBuilder {
+    /// The family being built.
+    type Family: OutputFamily;
+    /// Validates the arguments and builds the family.
+    ///
+    /// # Errors
+    /// A [`FamilyError`] naming the argument when a value is out of range (e.g. `xi <= 0`).
+    fn build(self) -> Result<Self::Family, FamilyError>;
+}
+
+/// The builder of a family that takes no DSL arguments: builds `F::default()`.
+#[derive(Debug, Clone, Copy)]
+pub struct NoArguments<F>(PhantomData<F>);
+
+impl<F> Default for NoArguments<F> {
+    fn default() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<F: OutputFamily + Default> FamilyBuilder for NoArguments<F> {
+    type Family = F;
+    fn build(self) -> Result<F, FamilyError> {
+        Ok(F::default())
+    }
+}

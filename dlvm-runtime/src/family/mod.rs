@@ -1,0 +1,115 @@
+//! Output families Φ(x | η): the densities a decoder's outputs parameterise.
+//!
+//! A family is a plain runtime type implementing [`OutputFamily`]. The `dlvm!` macro never looks
+//! inside a family: it sizes the decoder's last layer from the associated constants
+//! [`OutputFamily::PARAMS_PER_COORD`] and [`OutputFamily::PARAMS_PER_POINT`], builds the family value
+//! through its [`OutputFamily::Builder`] (one builder method per DSL argument), and calls the trait's
+//! methods. A family written in another crate therefore works in `dlvm!` exactly like a built-in one.
+//!
+//! # Raw decoder outputs
+//! For `P` observed coordinates the decoder emits `P * PARAMS_PER_COORD + PARAMS_PER_POINT` numbers
+//! per data point, laid out block by block: first the `P` values of parameter 0, then the `P` values
+//! of parameter 1, ..., then the per-point parameters.
+
+mod bernoulli;
+mod builder;
+mod gaussian;
+
+pub use bernoulli::Bernoulli;
+pub use builder::{FamilyBuilder, NoArguments};
+pub use gaussian::{
+    Diagonal, Floored, Gaussian, GaussianBuilder, Isotropic, NoFloor, Unconstrained,
+    VarianceFloorChosen, VarianceStructure,
+};
+
+use dfdx::prelude::*;
+use rand::RngCore;
+
+/// The error a family's constructor or builder reports for an invalid argument.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("invalid argument `{argument}` for the {family} family: {reason}")]
+pub struct FamilyError {
+    /// The family's name, e.g. `Gaussian`.
+    pub family: &'static str,
+    /// The DSL argument at fault, e.g. `xi`.
+    pub argument: &'static str,
+    /// What is wrong and how to fix it.
+    pub reason: String,
+}
+
+/// A density Φ(x | η) over one observed vector, parameterised by raw decoder outputs η.
+///
+/// Required: the two sizes, [`log_prob`](Self::log_prob) (differentiable, on the device),
+/// [`sample_row`](Self::sample_row), [`mean_row`](Self::mean_row) and
+/// [`in_support`](Self::in_support). The rest have defaults.
+///
+/// # Formula
+/// `log Φ(x | η) = Σ_j log Φ_j(x_j | η)`: [`log_prob`](Self::log_prob) returns the per-coordinate
+/// terms so that masks can select coordinates.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an output family",
+    label = "not an output family",
+    note = "an observed variable's family must implement `dlvm::family::OutputFamily`; built-in families are `Bernoulli` and `Gaussian`"
+)]
+pub trait OutputFamily: Clone + std::fmt::Debug + Send + Sync + 'static {
+    /// Name used in messages, e.g. `"Bernoulli"`.
+    const NAME: &'static str;
+    /// Decoder outputs per observed coordinate (Bernoulli: 1 logit; diagonal Gaussian: 2).
+    const PARAMS_PER_COORD: usize;
+    /// Decoder outputs per data point shared by all coordinates (isotropic Gaussian: 1).
+    const PARAMS_PER_POINT: usize = 0;
+    /// The builder the DSL's family arguments are applied to (`xi = 0.01` calls `.xi(0.01)`).
+    type Builder: Default;
+
+    /// Number of raw decoder outputs for `p` observed coordinates.
+    ///
+    /// # Formula
+    /// `width(p) = p * PARAMS_PER_COORD + PARAMS_PER_POINT`
+    fn raw_width(p: usize) -> usize {
+        p * Self::PARAMS_PER_COORD + Self::PARAMS_PER_POINT
+    }
+
+    /// Per-coordinate log-density `log Φ_j(x_j | η)`, shape `(batch, p)`, differentiable in `raw`.
+    ///
+    /// `raw` has shape `(batch, raw_width(p))`, `x` has shape `(batch, p)`.
+    fn log_prob<D: Device<f32>, T: Tape<f32, D>>(
+        &self,
+        raw: Tensor<(usize, usize), f32, D, T>,
+        x: Tensor<(usize, usize), f32, D>,
+    ) -> Tensor<(usize, usize), f32, D, T>;
+
+    /// Draws `x ~ Φ(· | η)` for one point: `raw.len() == raw_width(out.len())`.
+    fn sample_row(&self, raw: &[f32], rng: &mut dyn RngCore, out: &mut [f32]);
+
+    /// The mean `E[x | η]` for one point: `raw.len() == raw_width(out.len())`.
+    fn mean_row(&self, raw: &[f32], out: &mut [f32]);
+
+    /// Whether `x` is in the support of one coordinate's density.
+    fn in_support(&self, x: f32) -> bool;
+
+    /// The support in words, for error messages, e.g. `"{0, 1}"`.
+    fn support_description(&self) -> &'static str {
+        "the real line"
+    }
+
+    /// An upper bound on `log Φ_j(x_j | η)` over all η, per coordinate, if one exists.
+    ///
+    /// # Formula
+    /// Bernoulli: `0`; Gaussian with floor ξ: `-½ log(2π ξ)`; unconstrained Gaussian: none.
+    fn log_density_bound(&self) -> Option<f64> {
+        None
+    }
+
+    /// Checks a raw-output width: `Err` with a message when `raw_width` does not fit `p`.
+    fn check_width(raw_width: usize, p: usize) -> Result<(), String> {
+        let want = Self::raw_width(p);
+        if raw_width == want {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} expects {want} decoder outputs for {p} coordinates, got {raw_width}",
+                Self::NAME
+            ))
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! Training settings with sensible defaults and validation.
+
+use crate::error::{DlvmError, Result};
+use std::path::PathBuf;
+
+/// Settings of [`Trainer`](super::Trainer). Defaults: 10 epochs, batch 100, Adam with learning
+/// rate 1e-3 and betas (0.9, 0.999), seed 0, shuffling on, no early stopping, progress bars on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    /// Passes over the training data.
+    pub epochs: usize,
+    /// Points per minibatch.
+    pub batch_size: usize,
+    /// Adam's step size.
+    pub learning_rate: f64,
+    /// Adam's moment decay rates (β₁, β₂).
+    pub betas: [f64; 2],
+    /// Seed of shuffling and of the reparameterisation noise: same seed, same numbers.
+    pub seed: u64,
+    /// Reshuffle the training data every epoch.
+    pub shuffle: bool,
+    /// Stop after this many epochs without a better validation ELBO (and restore the best).
+    pub patience: Option<usize>,
+    /// Write the model here (atomically) after every epoch.
+    pub checkpoint: Option<PathBuf>,
+    /// Show a progress bar with samples/s (hidden automatically when stderr is not a terminal).
+    pub progress: bool,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 10,
+            batch_size: 100,
+            learning_rate: 1e-3,
+            betas: [0.9, 0.999],
+            seed: 0,
+            shuffle: true,
+            patience: None,
+            checkpoint: None,
+            progress: true,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks every setting.
+    ///
+    /// # Errors
+    /// [`DlvmError::Config`] naming the setting: zero epochs or batch size, a learning rate that
+    /// is not finite and > 0, betas outside [0, 1), patience 0.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |parameter, reason: &str| {
+            Err(DlvmError::Config { parameter, reason: reason.to_string() })
+        };
+        if self.epochs == 0 {
+            return bad("epochs", "must be at least 1");
+        }
+        if self.batch_size == 0 {
+            return bad("batch_size", "must be at least 1");
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return bad("learning_rate", "must be a finite number > 0");
+        }
+        if self.betas.iter().any(|b| !(0.0..1.0).contains(b)) {
+            return bad("betas", "each must lie in [0, 1)");
+        }
+        if self.patience == Some(0) {
+            return bad("patience", "must be at least 1 (or None to disable early stopping)");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,19 @@
+//! Every path the `dlvm!` macro's generated code uses. Not public API.
+
+pub use dfdx::nn::modules::{Linear, ReLU, Sigmoid, Tanh};
+pub use dfdx::nn::{BuildModule, Module, ModuleVisitor, TensorCollection};
+pub use dfdx::prelude::{Const, Cpu, Device, Dtype, Tape, Tensor, WithEmptyTape};
+pub use dfdx::tensor::Storage;
+pub use dlvm_runtime::batch::to_dynamic;
+pub use dlvm_runtime::bound::{elbo, evaluate_elbo, Estimate};
+pub use dlvm_runtime::data::Dataset;
+pub use dlvm_runtime::family::{FamilyBuilder, FamilyError, OutputFamily};
+pub use dlvm_runtime::init::init_parameters;
+pub use dlvm_runtime::latent::Posterior;
+pub use dlvm_runtime::model::Dlvm;
+pub use dlvm_runtime::nn::{Identity, Softplus};
+pub use dlvm_runtime::sample::{reconstruct, sample_prior, Draws};
+pub use dlvm_runtime::train::{load_checkpoint, save_checkpoint};
+pub use dlvm_runtime::DlvmError;
+pub use num_traits::Float;
+pub use rand_distr::uniform::SampleUniform;
