@@ -4,7 +4,8 @@
 //! cargo run --release --example mnist_vae -- --epochs 10 --out out/mnist_vae
 //! ```
 //! Prints per-epoch train and validation ELBO and samples/s, the final test ELBO, and writes
-//! `samples.png`, `reconstructions.png`, `history.csv`, `history.json` and `model.safetensors`.
+//! `samples.png` (100 model samples, pixel probabilities), `reconstructions.png` (rows alternate:
+//! 10 test images, then their reconstructions), `history.csv`, `history.json` and `model.safetensors`.
 
 use clap::Parser;
 use dlvm::prelude::*;
@@ -87,12 +88,14 @@ fn run(args: Args) -> Result<(), DlvmError> {
 fn write_figures(model: &MnistVae, test: &Dataset, out: &std::path::Path) -> Result<(), DlvmError> {
     let samples = model.sample(100, 2);
     dlvm::plot::save_image_grid(out.join("samples.png"), &samples.mean, 28, 28, 10)?;
-    let rows: Vec<usize> = (0..50).collect();
+    // The test file is ordered by digit: take 50 rows spread over it.
+    let rows: Vec<usize> = (0..50).map(|i| i * test.rows() / 50).collect();
     let recon = model.reconstruct(test, &rows, 3)?;
     let mut pairs = Vec::with_capacity(100 * 784);
-    for chunk in rows.chunks(10) {
+    for (k, chunk) in rows.chunks(10).enumerate() {
         chunk.iter().for_each(|&i| pairs.extend_from_slice(test.row(i)));
-        chunk.iter().for_each(|&i| pairs.extend_from_slice(&recon.mean[i * 784..(i + 1) * 784]));
+        let fitted = &recon.mean[k * 10 * 784..(k + 1) * 10 * 784];
+        pairs.extend_from_slice(fitted);
     }
     dlvm::plot::save_image_grid(out.join("reconstructions.png"), &pairs, 28, 28, 10)?;
     Ok(())

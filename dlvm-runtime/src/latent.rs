@@ -18,11 +18,14 @@ pub struct Posterior<Z: Dim, D: Device<f32>, T> {
 impl<Z: Dim, D: Device<f32>, T: Tape<f32, D>> Posterior<Z, D, T> {
     /// Reparameterised draw `z = m + exp(v / 2) ⊙ ε` for standard-normal noise `eps`.
     ///
+    /// Consumes the posterior so that the encoder's recorded operations flow into `z` (other
+    /// methods record on fresh tapes that are merged back when combined with `z`).
+    ///
     /// # Formula
     /// `z = m + s ⊙ ε`, `ε ~ N(0, I)`: differentiable in `m` and `v`.
-    pub fn reparameterise(&self, eps: Tensor<(usize, Z), f32, D>) -> Tensor<(usize, Z), f32, D, T> {
-        let sd = (self.log_variance.with_empty_tape() * 0.5).exp();
-        self.mean.with_empty_tape() + sd * eps
+    pub fn reparameterise(self, eps: Tensor<(usize, Z), f32, D>) -> Tensor<(usize, Z), f32, D, T> {
+        let sd = (self.log_variance * 0.5).exp();
+        self.mean + sd * eps
     }
 
     /// `KL(q(z|x) || N(0, I))` per point, shape `(batch,)`.

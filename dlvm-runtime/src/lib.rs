@@ -37,5 +37,7 @@ pub mod prelude {
     pub use crate::model::Dlvm;
     pub use crate::sample::{reconstruct, sample_prior, Draws};
     pub use crate::train::{load_checkpoint, save_checkpoint, History, TrainConfig, Trainer};
-    pub use dfdx::prelude::{Const, Cpu, Device, Tensor, TensorFrom, ZerosTensor};
+    pub use dfdx::prelude::{
+        Const, Cpu, Device, NoneTape, Tensor, TensorFrom, TensorFromVec, ZerosTensor,
+    };
 }

@@ -27,10 +27,11 @@ where
 {
     let target = to_dynamic(x.retaped::<NoneTape>());
     let q = model.encode(x);
+    let kl = q.kl_to_standard_normal();
     let z = q.reparameterise(eps);
     let raw = model.decode(z);
     let log_lik = model.family().log_prob(raw, target).sum::<(usize,), Axis<1>>();
-    log_lik - q.kl_to_standard_normal()
+    log_lik - kl
 }
 
 /// The ELBO averaged over a data set (one reparameterised sample per point), with its

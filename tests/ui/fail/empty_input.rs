@@ -1,0 +1,5 @@
+use dlvm::prelude::*;
+
+dlvm! {}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use dlvm::prelude::*;
+
+dlvm! {
+    model M {
+        latent z: 5 ~ Normal(0, I);
+        encoder q(z | x) = mlp(x; 20; tanh);
+    }
+}
+
+fn main() {}
