@@ -18,7 +18,7 @@ pub fn dim(d: &Dim) -> TokenStream {
 pub fn raw_width(m: &CheckedModel) -> TokenStream {
     let p = dim(&m.observed.dim);
     let family = family_type(m);
-    quote!({ #p * <#family as ::dlvm::__private::OutputFamily>::PARAMS_PER_COORD
+    quote!({ (#p) * <#family as ::dlvm::__private::OutputFamily>::PARAMS_PER_COORD
         + <#family as ::dlvm::__private::OutputFamily>::PARAMS_PER_POINT })
 }
 

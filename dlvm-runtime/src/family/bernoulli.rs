@@ -66,3 +66,46 @@ impl OutputFamily for Bernoulli {
         Some(0.0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_prob_is_x_eta_minus_softplus() {
+        let dev = Cpu::default();
+        let logits = [-3.0f32, 0.0, 2.5, 40.0];
+        let xs = [0.0f32, 1.0, 1.0, 0.0];
+        let raw = dev.tensor_from_vec(logits.to_vec(), (1, 4));
+        let x = dev.tensor_from_vec(xs.to_vec(), (1, 4));
+        let got = Bernoulli.log_prob(raw, x).as_vec();
+        for ((g, eta), x) in got.iter().zip(logits).zip(xs) {
+            let (eta, x) = (f64::from(eta), f64::from(x));
+            let want = x * eta - (1.0 + eta.exp()).ln();
+            assert!((f64::from(*g) - want).abs() < 1e-5, "{g} vs {want}");
+        }
+    }
+
+    #[test]
+    fn sample_frequencies_match_the_mean() {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+        let raw = [0.8f32];
+        let n = 20_000;
+        let mut ones = 0.0;
+        let mut out = [0.0f32];
+        for _ in 0..n {
+            Bernoulli.sample_row(&raw, &mut rng, &mut out);
+            ones += out[0];
+        }
+        let p = sigmoid(0.8);
+        let se = (p * (1.0 - p) / n as f32).sqrt();
+        assert!((ones / n as f32 - p).abs() < 4.0 * se);
+    }
+
+    #[test]
+    fn support_is_zero_and_one() {
+        assert!(Bernoulli.in_support(0.0) && Bernoulli.in_support(1.0));
+        assert!(!Bernoulli.in_support(0.5) && !Bernoulli.in_support(f32::NAN));
+    }
+}

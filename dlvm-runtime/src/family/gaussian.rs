@@ -230,3 +230,67 @@ impl<S: VarianceStructure, F: VarianceFloorChosen> FamilyBuilder for GaussianBui
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log_normal(x: f64, mean: f64, var: f64) -> f64 {
+        -0.5 * ((2.0 * std::f64::consts::PI * var).ln() + (x - mean).powi(2) / var)
+    }
+
+    fn log_prob_of<S: VarianceStructure>(family: &Gaussian<S>, raw: Vec<f32>, x: Vec<f32>) -> Vec<f32> {
+        let dev = Cpu::default();
+        let (width, p) = (raw.len(), x.len());
+        let raw = dev.tensor_from_vec(raw, (1, width));
+        let x = dev.tensor_from_vec(x, (1, p));
+        family.log_prob(raw, x).as_vec()
+    }
+
+    #[test]
+    fn diagonal_log_density_matches_the_closed_form() {
+        let family = Gaussian::<Diagonal>::with_floor(0.1).unwrap();
+        let got = log_prob_of(&family, vec![0.5, -1.0, 0.3, -2.0], vec![0.9, 0.2]);
+        let want = [log_normal(0.9, 0.5, 0.1 + 0.3f64.exp()), log_normal(0.2, -1.0, 0.1 + (-2.0f64).exp())];
+        for (g, w) in got.iter().zip(want) {
+            assert!((f64::from(*g) - w).abs() < 1e-5, "{g} vs {w}");
+        }
+    }
+
+    #[test]
+    fn isotropic_log_density_shares_one_variance() {
+        let family = Gaussian::<Isotropic>::unconstrained();
+        let got = log_prob_of(&family, vec![0.5, -1.0, 0.7], vec![0.9, 0.2]);
+        let var = 0.7f64.exp();
+        let want = [log_normal(0.9, 0.5, var), log_normal(0.2, -1.0, var)];
+        for (g, w) in got.iter().zip(want) {
+            assert!((f64::from(*g) - w).abs() < 1e-5, "{g} vs {w}");
+        }
+    }
+
+    #[test]
+    fn the_floor_bounds_the_density_and_unconstrained_has_no_bound() {
+        let family = Gaussian::<Diagonal>::with_floor(0.01).unwrap();
+        let bound = family.log_density_bound().unwrap();
+        // A spike: mean at the data point, variance pre-activation far below the floor.
+        let got = f64::from(log_prob_of(&family, vec![0.4, -30.0], vec![0.4])[0]);
+        assert!(got <= bound + 1e-5 && got > bound - 1e-3, "{got} vs bound {bound}");
+        assert_eq!(Gaussian::<Diagonal>::unconstrained().log_density_bound(), None);
+    }
+
+    #[test]
+    fn a_floor_that_is_not_positive_is_an_error_naming_xi() {
+        for xi in [0.0, -1.0, f32::NAN, f32::INFINITY] {
+            let err = GaussianBuilder::<Diagonal, NoFloor>::default().xi(xi).build().unwrap_err();
+            assert_eq!(err.argument, "xi");
+        }
+        let unconstrained = GaussianBuilder::<Isotropic, NoFloor>::default().unconstrained().build();
+        assert_eq!(unconstrained.unwrap().xi(), 0.0);
+    }
+
+    #[test]
+    fn raw_widths_follow_the_variance_structure() {
+        assert_eq!(<Gaussian<Diagonal>>::raw_width(10), 20);
+        assert_eq!(<Gaussian<Isotropic>>::raw_width(10), 11);
+    }
+}

@@ -1,0 +1,12 @@
+use dlvm::prelude::*;
+
+dlvm! {
+    #[derive(Clone)]
+    model M {
+        latent z: 5 ~ Normal(0, I);
+        observed x: 4 ~ Bernoulli(mlp(z; 20; tanh));
+        encoder q(z | x) = mlp(x; 20; tanh);
+    }
+}
+
+fn main() {}

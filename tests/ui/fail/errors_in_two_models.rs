@@ -1,0 +1,16 @@
+use dlvm::prelude::*;
+
+dlvm! {
+    model A {
+        latent z: 0 ~ Normal(0, I);
+        observed x: 4 ~ Bernoulli(mlp(z; 20; tanh));
+        encoder q(z | x) = mlp(x; 20; tanh);
+    }
+    model B {
+        latent z: 2 ~ Normal(0, I);
+        observed x: 3 ~ Bernoulli(linear(z));
+        encoder q(z | y) = linear(x);
+    }
+}
+
+fn main() {}
