@@ -53,9 +53,15 @@ fn main() {
 }
 
 fn run(args: Args) -> Result<(), DlvmError> {
-    let load = |split: &str| Dataset::from_npy(args.data.join(format!("binarized_mnist_{split}.npy.gz")));
+    let load =
+        |split: &str| Dataset::from_npy(args.data.join(format!("binarized_mnist_{split}.npy.gz")));
     let (train, valid, test) = (load("train")?, load("valid")?, load("test")?);
-    println!("binarized MNIST: train {} / valid {} / test {}", train.rows(), valid.rows(), test.rows());
+    println!(
+        "binarized MNIST: train {} / valid {} / test {}",
+        train.rows(),
+        valid.rows(),
+        test.rows()
+    );
 
     let dev = Cpu::default();
     let mut model = MnistVae::try_new(&dev, args.seed)?;
@@ -74,7 +80,11 @@ fn run(args: Args) -> Result<(), DlvmError> {
     history.write_json(args.out.join("history.json"))?;
 
     let test_elbo = model.evaluate_elbo(&test, 500, 1)?;
-    let rate: f64 = history.epochs.iter().map(|r| r.samples_per_sec).sum::<f64>()
+    let rate: f64 = history
+        .epochs
+        .iter()
+        .map(|r| r.samples_per_sec)
+        .sum::<f64>()
         / history.epochs.len() as f64;
     write_figures(&model, &test, &args.out)?;
     println!(
@@ -93,7 +103,9 @@ fn write_figures(model: &MnistVae, test: &Dataset, out: &std::path::Path) -> Res
     let recon = model.reconstruct(test, &rows, 3)?;
     let mut pairs = Vec::with_capacity(100 * 784);
     for (k, chunk) in rows.chunks(10).enumerate() {
-        chunk.iter().for_each(|&i| pairs.extend_from_slice(test.row(i)));
+        chunk
+            .iter()
+            .for_each(|&i| pairs.extend_from_slice(test.row(i)));
         let fitted = &recon.mean[k * 10 * 784..(k + 1) * 10 * 784];
         pairs.extend_from_slice(fitted);
     }

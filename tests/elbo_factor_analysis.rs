@@ -34,15 +34,26 @@ fn model_with(fa: &FactorAnalysis, shift: [f64; 2], log_var: [f64; 2]) -> Fa {
     // Decoder rows 0..3: means W z + μ; rows 3..6: constant log-variances log ψ.
     let mut weight = to_f32(&fa.w);
     weight.extend([0.0f32; 6]);
-    let bias: Vec<f32> = fa.mu.iter().chain(&fa.psi).enumerate()
-        .map(|(i, &v)| if i < 3 { v as f32 } else { (v as f32).ln() }).collect();
+    let bias: Vec<f32> = fa
+        .mu
+        .iter()
+        .chain(&fa.psi)
+        .enumerate()
+        .map(|(i, &v)| if i < 3 { v as f32 } else { (v as f32).ln() })
+        .collect();
     model.decoder.weight.copy_from(&weight);
     model.decoder.bias.copy_from(&bias);
     let (a, c) = fa.posterior_map();
     model.encoder_mean.weight.copy_from(&to_f32(&a));
-    model.encoder_mean.bias.copy_from(&[(c[0] + shift[0]) as f32, (c[1] + shift[1]) as f32]);
+    model
+        .encoder_mean
+        .bias
+        .copy_from(&[(c[0] + shift[0]) as f32, (c[1] + shift[1]) as f32]);
     model.encoder_log_variance.weight.copy_from(&[0.0; 6]);
-    model.encoder_log_variance.bias.copy_from(&[log_var[0] as f32, log_var[1] as f32]);
+    model
+        .encoder_log_variance
+        .bias
+        .copy_from(&[log_var[0] as f32, log_var[1] as f32]);
     model
 }
 
@@ -52,7 +63,12 @@ fn elbo_samples(model: &Fa, x: [f32; 3], n: usize, seed: u64) -> Vec<f64> {
     let batch: Vec<f32> = (0..n).flat_map(|_| x).collect();
     let xs = dev.tensor_from_vec(batch, (n, Const::<3>));
     let eps = standard_normal(&dev, n, &mut StdRng::seed_from_u64(seed));
-    model.elbo(xs, eps).as_vec().into_iter().map(f64::from).collect()
+    model
+        .elbo(xs, eps)
+        .as_vec()
+        .into_iter()
+        .map(f64::from)
+        .collect()
 }
 
 const X: [f32; 3] = [1.1, -0.7, 0.9];
@@ -67,7 +83,10 @@ fn elbo_equals_log_marginal_with_the_exact_posterior() {
     let (mean, se) = mean_and_se(&elbo_samples(&model, X, N, 1));
     let exact = fa.log_marginal(&x64);
     // E[ELBO] = log p(x) exactly when q = p(z|x); 4 standard errors (plus f32 rounding).
-    assert!((mean - exact).abs() < 4.0 * se + 1e-4, "ELBO {mean} ± {se} vs log p(x) {exact}");
+    assert!(
+        (mean - exact).abs() < 4.0 * se + 1e-4,
+        "ELBO {mean} ± {se} vs log p(x) {exact}"
+    );
 }
 
 #[test]
@@ -83,7 +102,10 @@ fn elbo_gap_is_the_kl_to_the_exact_posterior() {
     let q_var = [log_var[0].exp(), log_var[1].exp()];
     let gap = kl_diagonal(&q_mean, &q_var, &m, &var);
     assert!(gap > 0.1, "the test needs a visibly wrong q, gap {gap}");
-    assert!(mean < exact - 10.0 * se, "ELBO {mean} ± {se} must be below log p(x) {exact}");
+    assert!(
+        mean < exact - 10.0 * se,
+        "ELBO {mean} ± {se} must be below log p(x) {exact}"
+    );
     assert!(
         ((exact - mean) - gap).abs() < 4.0 * se + 1e-4,
         "log p(x) - ELBO = {} but KL(q || p(z|x)) = {gap} (se {se})",
@@ -101,7 +123,10 @@ fn kl_to_the_prior_matches_its_closed_form() {
     };
     let got = f64::from(q.kl_to_standard_normal().as_vec()[0]);
     let want = kl_diagonal(
-        &m.map(f64::from), &v.map(|x| f64::from(x).exp()), &[0.0; 3], &[1.0; 3],
+        &m.map(f64::from),
+        &v.map(|x| f64::from(x).exp()),
+        &[0.0; 3],
+        &[1.0; 3],
     );
     assert!((got - want).abs() < 1e-5, "KL {got} vs closed form {want}");
 }

@@ -37,7 +37,13 @@ fn synthetic(seed: u64, rows: usize) -> Dataset {
 }
 
 fn quiet(epochs: usize) -> TrainConfig {
-    TrainConfig { epochs, batch_size: 40, learning_rate: 1e-2, progress: false, ..Default::default() }
+    TrainConfig {
+        epochs,
+        batch_size: 40,
+        learning_rate: 1e-2,
+        progress: false,
+        ..Default::default()
+    }
 }
 
 #[test]
@@ -45,14 +51,22 @@ fn training_improves_the_elbo_by_a_wide_margin() {
     let (train, valid) = (synthetic(0, 400), synthetic(1, 200));
     let mut model = Tiny::new(&Cpu::default(), 0);
     let before = model.evaluate_elbo(&valid, 200, 0).unwrap();
-    let history = Trainer::new(quiet(30)).fit(&mut model, &train, Some(&valid)).unwrap();
+    let history = Trainer::new(quiet(30))
+        .fit(&mut model, &train, Some(&valid))
+        .unwrap();
     let after = model.evaluate_elbo(&valid, 200, 0).unwrap();
     // Before: about 16 ln 2 = 11.1 nats. A model that has learnt the two prototypes needs about
     // 16 H(0.05) + ln 2 = 3.9 nats; we ask for a gain of 4 nats, far beyond the estimates' error.
     assert!(before.mean < -9.0, "untrained ELBO {before}");
-    assert!(after.mean > before.mean + 4.0, "ELBO went from {before} to {after}");
+    assert!(
+        after.mean > before.mean + 4.0,
+        "ELBO went from {before} to {after}"
+    );
     assert_eq!(history.epochs.len(), 30);
-    assert!(history.epochs.iter().all(|r| r.valid_elbo.is_some() && r.samples_per_sec > 0.0));
+    assert!(history
+        .epochs
+        .iter()
+        .all(|r| r.valid_elbo.is_some() && r.samples_per_sec > 0.0));
 }
 
 #[test]
@@ -60,7 +74,9 @@ fn the_same_seed_gives_the_same_numbers() {
     let train = synthetic(0, 400);
     let run = || {
         let mut model = Tiny::new(&Cpu::default(), 7);
-        let h = Trainer::new(quiet(3)).fit(&mut model, &train, None).unwrap();
+        let h = Trainer::new(quiet(3))
+            .fit(&mut model, &train, None)
+            .unwrap();
         h.epochs.iter().map(|r| r.train_elbo).collect::<Vec<_>>()
     };
     assert_eq!(run(), run());
@@ -72,7 +88,9 @@ fn a_checkpoint_round_trips_and_rejects_another_model() {
     let path = dir.join("tiny.safetensors");
     let valid = synthetic(1, 200);
     let mut model = Tiny::new(&Cpu::default(), 0);
-    Trainer::new(quiet(2)).fit(&mut model, &synthetic(0, 400), None).unwrap();
+    Trainer::new(quiet(2))
+        .fit(&mut model, &synthetic(0, 400), None)
+        .unwrap();
     model.save(&path).unwrap();
     let mut restored = Tiny::new(&Cpu::default(), 99);
     restored.load(&path).unwrap();
@@ -83,7 +101,10 @@ fn a_checkpoint_round_trips_and_rejects_another_model() {
     let mut other = Wider::new(&Cpu::default(), 0);
     let err = other.load(&path).unwrap_err().to_string();
     assert!(err.contains("does not fit model `Wider`"), "{err}");
-    let err = restored.load(dir.join("missing.safetensors")).unwrap_err().to_string();
+    let err = restored
+        .load(dir.join("missing.safetensors"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("no such file"), "{err}");
     std::fs::remove_dir_all(dir).ok();
 }
@@ -93,13 +114,22 @@ fn data_of_the_wrong_width_or_outside_the_support_is_rejected() {
     let mut model = Tiny::new(&Cpu::default(), 0);
     let trainer = Trainer::new(quiet(1));
     let wide = Dataset::from_vec("wide", 2, 17, vec![0.0; 34]).unwrap();
-    let err = trainer.fit(&mut model, &wide, None).unwrap_err().to_string();
+    let err = trainer
+        .fit(&mut model, &wide, None)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("17") && err.contains("16"), "{err}");
     let mut values = vec![0.0; 32];
     values[16 + 5] = 0.5;
     let grey = Dataset::from_vec("grey", 2, 16, values).unwrap();
-    let err = trainer.fit(&mut model, &grey, None).unwrap_err().to_string();
-    assert!(err.contains("row 1") && err.contains("column 5") && err.contains("Bernoulli"), "{err}");
+    let err = trainer
+        .fit(&mut model, &grey, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("row 1") && err.contains("column 5") && err.contains("Bernoulli"),
+        "{err}"
+    );
     let mut values = vec![0.0; 32];
     values[3] = f32::NAN;
     let nan = Dataset::from_vec("nan", 2, 16, values).unwrap();
@@ -112,13 +142,46 @@ fn settings_out_of_range_are_rejected_by_name() {
     let mut model = Tiny::new(&Cpu::default(), 0);
     let train = synthetic(0, 40);
     for (config, name) in [
-        (TrainConfig { batch_size: 0, ..quiet(1) }, "batch_size"),
-        (TrainConfig { batch_size: 41, ..quiet(1) }, "batch_size"),
-        (TrainConfig { epochs: 0, ..quiet(1) }, "epochs"),
-        (TrainConfig { learning_rate: f64::NAN, ..quiet(1) }, "learning_rate"),
-        (TrainConfig { patience: Some(0), ..quiet(1) }, "patience"),
+        (
+            TrainConfig {
+                batch_size: 0,
+                ..quiet(1)
+            },
+            "batch_size",
+        ),
+        (
+            TrainConfig {
+                batch_size: 41,
+                ..quiet(1)
+            },
+            "batch_size",
+        ),
+        (
+            TrainConfig {
+                epochs: 0,
+                ..quiet(1)
+            },
+            "epochs",
+        ),
+        (
+            TrainConfig {
+                learning_rate: f64::NAN,
+                ..quiet(1)
+            },
+            "learning_rate",
+        ),
+        (
+            TrainConfig {
+                patience: Some(0),
+                ..quiet(1)
+            },
+            "patience",
+        ),
     ] {
-        let err = Trainer::new(config).fit(&mut model, &train, None).unwrap_err().to_string();
+        let err = Trainer::new(config)
+            .fit(&mut model, &train, None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(name), "{err}");
     }
 }
@@ -127,13 +190,28 @@ fn settings_out_of_range_are_rejected_by_name() {
 fn early_stopping_restores_the_best_epoch() {
     let (train, valid) = (synthetic(0, 400), synthetic(1, 200));
     let mut model = Tiny::new(&Cpu::default(), 0);
-    let config = TrainConfig { patience: Some(2), learning_rate: 0.3, ..quiet(25) };
-    let history = Trainer::new(config).fit(&mut model, &train, Some(&valid)).unwrap();
+    let config = TrainConfig {
+        patience: Some(2),
+        learning_rate: 0.3,
+        ..quiet(25)
+    };
+    let history = Trainer::new(config)
+        .fit(&mut model, &train, Some(&valid))
+        .unwrap();
     let best = history.best_epoch.expect("a best epoch");
     let best_valid = history.epochs[best - 1].valid_elbo.unwrap();
-    assert!(history.epochs.iter().all(|r| r.valid_elbo.unwrap() <= best_valid));
+    assert!(history
+        .epochs
+        .iter()
+        .all(|r| r.valid_elbo.unwrap() <= best_valid));
     // With this seed and a deliberately large step the validation ELBO oscillates: the run stops.
-    assert!(history.stopped_early && history.epochs.len() < 25, "{history:?}");
+    assert!(
+        history.stopped_early && history.epochs.len() < 25,
+        "{history:?}"
+    );
     let after = model.evaluate_elbo(&valid, 200, 0).unwrap().mean;
-    assert!((after - best_valid).abs() < 1e-9, "restored {after}, best {best_valid}");
+    assert!(
+        (after - best_valid).abs() < 1e-9,
+        "restored {after}, best {best_valid}"
+    );
 }

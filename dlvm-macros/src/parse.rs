@@ -32,7 +32,9 @@ impl Parse for Input {
             models.push(input.parse()?);
         }
         if models.is_empty() {
-            return Err(input.error("expected a model: `model NAME { latent ...; observed ...; encoder ...; }`"));
+            return Err(input.error(
+                "expected a model: `model NAME { latent ...; observed ...; encoder ...; }`",
+            ));
         }
         Ok(Input { models })
     }
@@ -50,7 +52,12 @@ impl Parse for Model {
         while !body.is_empty() {
             statements.push(body.parse()?);
         }
-        Ok(Model { attrs, vis, name, statements })
+        Ok(Model {
+            attrs,
+            vis,
+            name,
+            statements,
+        })
     }
 }
 
@@ -83,7 +90,12 @@ impl Parse for Latent {
         } else {
             None
         };
-        Ok(Latent { keyword, name, dim, prior })
+        Ok(Latent {
+            keyword,
+            name,
+            dim,
+            prior,
+        })
     }
 }
 
@@ -113,9 +125,18 @@ impl Parse for Observed {
             args.push(content.parse()?);
         }
         if !content.is_empty() {
-            return Err(content.error("expected `,` and a family argument such as `xi = 0.01`, or `)`"));
+            return Err(
+                content.error("expected `,` and a family argument such as `xi = 0.01`, or `)`")
+            );
         }
-        Ok(Observed { keyword, name, dim, family, net, args })
+        Ok(Observed {
+            keyword,
+            name,
+            dim,
+            family,
+            net,
+            args,
+        })
     }
 }
 
@@ -143,7 +164,13 @@ impl Parse for Encoder {
         let given = content.parse()?;
         input.parse::<Token![=]>()?;
         let net = input.parse()?;
-        Ok(Encoder { keyword, name, target, given, net })
+        Ok(Encoder {
+            keyword,
+            name,
+            target,
+            given,
+            net,
+        })
     }
 }
 
@@ -159,13 +186,21 @@ impl Parse for Net {
             let hidden = Punctuated::<Dim, Token![,]>::parse_separated_nonempty(&content)?;
             content.parse::<Token![;]>()?;
             let activation = Some(content.parse()?);
-            Ok(Net { input: net_input, hidden: hidden.into_iter().collect(), activation })
+            Ok(Net {
+                input: net_input,
+                hidden: hidden.into_iter().collect(),
+                activation,
+            })
         } else if lookahead.peek(kw::linear) {
             input.call(Ident::parse_any)?;
             let content;
             parenthesized!(content in input);
             let net_input = content.parse()?;
-            Ok(Net { input: net_input, hidden: Vec::new(), activation: None })
+            Ok(Net {
+                input: net_input,
+                hidden: Vec::new(),
+                activation: None,
+            })
         } else {
             Err(lookahead.error())
         }

@@ -63,17 +63,38 @@ struct Parts<'a> {
 
 impl<'a> Parts<'a> {
     fn collect(model: &'a ast::Model, cx: &mut Ctxt) -> Self {
-        let mut parts = Parts { latent: None, observed: None, encoder: None };
+        let mut parts = Parts {
+            latent: None,
+            observed: None,
+            encoder: None,
+        };
         for statement in &model.statements {
             match statement {
                 Statement::Latent(l) => set_once(&mut parts.latent, l, l.keyword, "latent", cx),
-                Statement::Observed(o) => set_once(&mut parts.observed, o, o.keyword, "observed", cx),
+                Statement::Observed(o) => {
+                    set_once(&mut parts.observed, o, o.keyword, "observed", cx)
+                }
                 Statement::Encoder(e) => set_once(&mut parts.encoder, e, e.keyword, "encoder", cx),
             }
         }
-        require(parts.latent.is_some(), model, "a `latent` variable, e.g. `latent z: 50 ~ Normal(0, I);`", cx);
-        require(parts.observed.is_some(), model, "an `observed` variable, e.g. `observed x: 784 ~ Bernoulli(mlp(z; 200; tanh));`", cx);
-        require(parts.encoder.is_some(), model, "an encoder, e.g. `encoder q(z | x) = mlp(x; 200; tanh);`", cx);
+        require(
+            parts.latent.is_some(),
+            model,
+            "a `latent` variable, e.g. `latent z: 50 ~ Normal(0, I);`",
+            cx,
+        );
+        require(
+            parts.observed.is_some(),
+            model,
+            "an `observed` variable, e.g. `observed x: 784 ~ Bernoulli(mlp(z; 200; tanh));`",
+            cx,
+        );
+        require(
+            parts.encoder.is_some(),
+            model,
+            "an encoder, e.g. `encoder q(z | x) = mlp(x; 200; tanh);`",
+            cx,
+        );
         parts
     }
 
@@ -91,8 +112,12 @@ impl<'a> Parts<'a> {
             attrs: model.attrs.clone(),
             vis: model.vis.clone(),
             name: model.name.clone(),
-            latent: Variable { dim: latent.dim.clone() },
-            observed: Variable { dim: observed.dim.clone() },
+            latent: Variable {
+                dim: latent.dim.clone(),
+            },
+            observed: Variable {
+                dim: observed.dim.clone(),
+            },
             family: observed.family.clone(),
             family_args: family_args(&observed.args, cx),
             encoder: network(&encoder.net, cx),
@@ -101,9 +126,18 @@ impl<'a> Parts<'a> {
     }
 }
 
-fn set_once<'a, T>(slot: &mut Option<&'a T>, item: &'a T, keyword: Span, what: &str, cx: &mut Ctxt) {
+fn set_once<'a, T>(
+    slot: &mut Option<&'a T>,
+    item: &'a T,
+    keyword: Span,
+    what: &str,
+    cx: &mut Ctxt,
+) {
     if slot.is_some() {
-        cx.error_span(keyword, format!("a model has exactly one `{what}` statement; this is a second one"));
+        cx.error_span(
+            keyword,
+            format!("a model has exactly one `{what}` statement; this is a second one"),
+        );
     } else {
         *slot = Some(item);
     }
@@ -124,7 +158,10 @@ fn check_unique_names(model: &ast::Model, cx: &mut Ctxt) {
             Statement::Encoder(e) => &e.name,
         };
         if seen.iter().any(|s| *s == name) {
-            cx.error_at(name, format!("the name `{name}` is declared twice in this model"));
+            cx.error_at(
+                name,
+                format!("the name `{name}` is declared twice in this model"),
+            );
         } else {
             seen.push(name);
         }
@@ -151,7 +188,10 @@ fn check_statement(statement: &Statement, parts: &Parts, cx: &mut Ctxt) {
 fn check_dim(dim: &Dim, what: &str, cx: &mut Ctxt) {
     if let Dim::Lit(lit) = dim {
         if lit.base10_parse::<usize>().map_or(true, |n| n == 0) {
-            cx.error_at(lit, format!("a {what} must be a positive integer, got `{lit}`"));
+            cx.error_at(
+                lit,
+                format!("a {what} must be a positive integer, got `{lit}`"),
+            );
         }
     }
 }
@@ -159,21 +199,43 @@ fn check_dim(dim: &Dim, what: &str, cx: &mut Ctxt) {
 fn check_prior(latent: &ast::Latent, cx: &mut Ctxt) {
     let name = &latent.name;
     let Some(prior) = &latent.prior else {
-        cx.error_at(name, format!("latent `{name}` needs a prior: write `latent {name}: D ~ Normal(0, I);`"));
+        cx.error_at(
+            name,
+            format!("latent `{name}` needs a prior: write `latent {name}: D ~ Normal(0, I);`"),
+        );
         return;
     };
-    let args: Vec<String> = prior.args.iter().map(|a| quote::quote!(#a).to_string()).collect();
+    let args: Vec<String> = prior
+        .args
+        .iter()
+        .map(|a| quote::quote!(#a).to_string())
+        .collect();
     if prior.name != "Normal" {
-        cx.error_at(&prior.name, format!("unknown prior `{}`: the supported prior is `Normal(0, I)`", prior.name));
+        cx.error_at(
+            &prior.name,
+            format!(
+                "unknown prior `{}`: the supported prior is `Normal(0, I)`",
+                prior.name
+            ),
+        );
     } else if args != ["0", "I"] {
-        cx.error_at(&prior.name, "the supported prior is the standard normal, written `Normal(0, I)`");
+        cx.error_at(
+            &prior.name,
+            "the supported prior is the standard normal, written `Normal(0, I)`",
+        );
     }
 }
 
 fn check_encoder_variables(encoder: &ast::Encoder, parts: &Parts, cx: &mut Ctxt) {
     if let Some(latent) = parts.latent_name() {
         if encoder.target != *latent {
-            cx.error_at(&encoder.target, format!("the encoder must model the latent variable: write `{}({latent} | ...)`", encoder.name));
+            cx.error_at(
+                &encoder.target,
+                format!(
+                    "the encoder must model the latent variable: write `{}({latent} | ...)`",
+                    encoder.name
+                ),
+            );
         }
     }
     if let Some(observed) = parts.observed_name() {
@@ -186,7 +248,13 @@ fn check_encoder_variables(encoder: &ast::Encoder, parts: &Parts, cx: &mut Ctxt)
 fn check_net(net: &Net, expected: Option<&Ident>, what: &str, kind: &str, cx: &mut Ctxt) {
     if let Some(expected) = expected {
         if net.input != *expected {
-            cx.error_at(&net.input, format!("{what} takes the {kind} variable `{expected}` as input, not `{}`", net.input));
+            cx.error_at(
+                &net.input,
+                format!(
+                    "{what} takes the {kind} variable `{expected}` as input, not `{}`",
+                    net.input
+                ),
+            );
         }
     }
     for width in &net.hidden {
@@ -194,7 +262,10 @@ fn check_net(net: &Net, expected: Option<&Ident>, what: &str, kind: &str, cx: &m
     }
     if let Some(act) = &net.activation {
         if activation(act).is_none() {
-            cx.error_at(act, format!("unknown activation `{act}`; expected one of {ACTIVATIONS}"));
+            cx.error_at(
+                act,
+                format!("unknown activation `{act}`; expected one of {ACTIVATIONS}"),
+            );
         }
     }
 }
@@ -211,7 +282,10 @@ fn activation(name: &Ident) -> Option<Activation> {
 }
 
 fn network(net: &Net, _cx: &mut Ctxt) -> Network {
-    Network { hidden: net.hidden.clone(), activation: net.activation.as_ref().and_then(activation) }
+    Network {
+        hidden: net.hidden.clone(),
+        activation: net.activation.as_ref().and_then(activation),
+    }
 }
 
 fn family_args(args: &[ast::FamilyArg], cx: &mut Ctxt) -> Vec<(Ident, Option<Expr>)> {
@@ -219,7 +293,10 @@ fn family_args(args: &[ast::FamilyArg], cx: &mut Ctxt) -> Vec<(Ident, Option<Exp
     for arg in args {
         let name = latin_name(&arg.name);
         if out.iter().any(|(seen, _)| *seen == name) {
-            cx.error_at(&arg.name, format!("the family argument `{name}` is given twice"));
+            cx.error_at(
+                &arg.name,
+                format!("the family argument `{name}` is given twice"),
+            );
         }
         out.push((name, arg.value.clone()));
     }
@@ -229,10 +306,26 @@ fn family_args(args: &[ast::FamilyArg], cx: &mut Ctxt) -> Vec<(Ident, Option<Exp
 /// Greek-letter argument names are spelled out: `ξ = 0.01` means `xi = 0.01`.
 fn latin_name(name: &Ident) -> Ident {
     const GREEK: [(&str, &str); 20] = [
-        ("α", "alpha"), ("β", "beta"), ("γ", "gamma"), ("δ", "delta"), ("ε", "epsilon"),
-        ("η", "eta"), ("θ", "theta"), ("κ", "kappa"), ("λ", "lambda"), ("μ", "mu"),
-        ("ν", "nu"), ("ξ", "xi"), ("π", "pi"), ("ρ", "rho"), ("σ", "sigma"),
-        ("τ", "tau"), ("φ", "phi"), ("χ", "chi"), ("ψ", "psi"), ("ω", "omega"),
+        ("α", "alpha"),
+        ("β", "beta"),
+        ("γ", "gamma"),
+        ("δ", "delta"),
+        ("ε", "epsilon"),
+        ("η", "eta"),
+        ("θ", "theta"),
+        ("κ", "kappa"),
+        ("λ", "lambda"),
+        ("μ", "mu"),
+        ("ν", "nu"),
+        ("ξ", "xi"),
+        ("π", "pi"),
+        ("ρ", "rho"),
+        ("σ", "sigma"),
+        ("τ", "tau"),
+        ("φ", "phi"),
+        ("χ", "chi"),
+        ("ψ", "psi"),
+        ("ω", "omega"),
     ];
     let text = name.to_string();
     GREEK

@@ -55,7 +55,9 @@ pub fn standard_normal<Z: ConstDim, D: Device<f32>>(
     n: usize,
     rng: &mut impl Rng,
 ) -> Tensor<(usize, Z), f32, D> {
-    let values: Vec<f32> = (0..n * Z::SIZE).map(|_| rng.sample(StandardNormal)).collect();
+    let values: Vec<f32> = (0..n * Z::SIZE)
+        .map(|_| rng.sample(StandardNormal))
+        .collect();
     dev.tensor_from_vec(values, (n, Z::default()))
 }
 

@@ -20,8 +20,14 @@ where
     M: TensorCollection<f32, D>,
     D: Device<f32>,
 {
-    let mut visitor = SeededUniform { rng: StdRng::seed_from_u64(seed), fan_in: 1 };
-    M::iter_tensors(&mut RecursiveWalker { m: model, f: &mut visitor })?;
+    let mut visitor = SeededUniform {
+        rng: StdRng::seed_from_u64(seed),
+        fan_in: 1,
+    };
+    M::iter_tensors(&mut RecursiveWalker {
+        m: model,
+        f: &mut visitor,
+    })?;
     Ok(())
 }
 
@@ -49,8 +55,9 @@ impl<D: Device<f32>> TensorVisitor<f32, D> for SeededUniform {
             self.fan_in = dims[1].max(1);
         }
         let bound = 1.0 / (self.fan_in as f32).sqrt();
-        let values: Vec<f32> =
-            (0..t.shape().num_elements()).map(|_| self.rng.gen_range(-bound..bound)).collect();
+        let values: Vec<f32> = (0..t.shape().num_elements())
+            .map(|_| self.rng.gen_range(-bound..bound))
+            .collect();
         t.copy_from(&values);
         Ok(None)
     }

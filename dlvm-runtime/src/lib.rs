@@ -31,7 +31,7 @@ pub use error::{DlvmError, Result};
 /// The names a user needs: `use dlvm_runtime::prelude::*;`.
 pub mod prelude {
     pub use crate::bound::{elbo, evaluate_elbo, Estimate};
-    pub use crate::data::{read_npy, Dataset, DataError};
+    pub use crate::data::{read_npy, DataError, Dataset};
     pub use crate::error::DlvmError;
     pub use crate::family::{Bernoulli, Diagonal, Gaussian, Isotropic, OutputFamily};
     pub use crate::model::Dlvm;

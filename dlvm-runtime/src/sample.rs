@@ -56,7 +56,9 @@ fn decode_draws<M: Dlvm<D>, D: Device<f32>>(
     for i in 0..n {
         let row = &raw[i * width..(i + 1) * width];
         model.family().mean_row(row, &mut mean[i * p..(i + 1) * p]);
-        model.family().sample_row(row, rng, &mut sample[i * p..(i + 1) * p]);
+        model
+            .family()
+            .sample_row(row, rng, &mut sample[i * p..(i + 1) * p]);
     }
     Draws { mean, sample }
 }

@@ -40,11 +40,17 @@ impl FactorAnalysis {
     pub fn diagonal_posterior(&self, x: &[f64]) -> (Vec<f64>, Vec<f64>) {
         let (p, d) = (self.p, self.d);
         let precision: Vec<f64> = (0..d)
-            .map(|k| 1.0 + (0..p).map(|i| self.w[i * d + k].powi(2) / self.psi[i]).sum::<f64>())
+            .map(|k| {
+                1.0 + (0..p)
+                    .map(|i| self.w[i * d + k].powi(2) / self.psi[i])
+                    .sum::<f64>()
+            })
             .collect();
         let mean = (0..d)
             .map(|k| {
-                let proj: f64 = (0..p).map(|i| self.w[i * d + k] * (x[i] - self.mu[i]) / self.psi[i]).sum();
+                let proj: f64 = (0..p)
+                    .map(|i| self.w[i * d + k] * (x[i] - self.mu[i]) / self.psi[i])
+                    .sum();
                 proj / precision[k]
             })
             .collect();
@@ -62,7 +68,9 @@ impl FactorAnalysis {
             })
             .map(|(k, i, var_k)| var_k * self.w[i * d + k] / self.psi[i])
             .collect();
-        let c = (0..d).map(|k| -(0..p).map(|i| a[k * p + i] * self.mu[i]).sum::<f64>()).collect();
+        let c = (0..d)
+            .map(|k| -(0..p).map(|i| a[k * p + i] * self.mu[i]).sum::<f64>())
+            .collect();
         (a, c)
     }
 }
@@ -80,7 +88,11 @@ pub fn cholesky(a: &[f64], n: usize) -> Vec<f64> {
     for i in 0..n {
         for j in 0..=i {
             let s: f64 = (0..j).map(|k| l[i * n + k] * l[j * n + k]).sum();
-            l[i * n + j] = if i == j { (a[i * n + i] - s).sqrt() } else { (a[i * n + j] - s) / l[j * n + j] };
+            l[i * n + j] = if i == j {
+                (a[i * n + i] - s).sqrt()
+            } else {
+                (a[i * n + j] - s) / l[j * n + j]
+            };
         }
     }
     l

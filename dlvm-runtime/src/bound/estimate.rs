@@ -20,7 +20,11 @@ impl Estimate {
         let n = values.len();
         let mean = values.iter().sum::<f64>() / n.max(1) as f64;
         let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n.max(2) - 1) as f64;
-        Self { mean, std_err: (var / n.max(1) as f64).sqrt(), n }
+        Self {
+            mean,
+            std_err: (var / n.max(1) as f64).sqrt(),
+            n,
+        }
     }
 }
 

@@ -32,6 +32,7 @@ pub(crate) fn sigmoid(eta: f32) -> f32 {
 impl OutputFamily for Bernoulli {
     const NAME: &'static str = "Bernoulli";
     const PARAMS_PER_COORD: usize = 1;
+    const DISCRETE: bool = true;
     type Builder = NoArguments<Bernoulli>;
 
     fn log_prob<D: Device<f32>, T: Tape<f32, D>>(
@@ -44,7 +45,11 @@ impl OutputFamily for Bernoulli {
 
     fn sample_row(&self, raw: &[f32], rng: &mut dyn RngCore, out: &mut [f32]) {
         for (o, &eta) in out.iter_mut().zip(raw) {
-            *o = if rng.gen::<f32>() < sigmoid(eta) { 1.0 } else { 0.0 };
+            *o = if rng.gen::<f32>() < sigmoid(eta) {
+                1.0
+            } else {
+                0.0
+            };
         }
     }
 

@@ -92,7 +92,10 @@ impl<S: VarianceStructure> Gaussian<S> {
     /// `xi` must be finite and `> 0`; use [`Gaussian::unconstrained`] for no floor.
     pub fn with_floor(xi: f32) -> Result<Self, FamilyError> {
         if xi.is_finite() && xi > 0.0 {
-            Ok(Self { xi, structure: PhantomData })
+            Ok(Self {
+                xi,
+                structure: PhantomData,
+            })
         } else {
             Err(FamilyError {
                 family: "Gaussian",
@@ -107,7 +110,10 @@ impl<S: VarianceStructure> Gaussian<S> {
 
     /// The Gaussian without a variance floor: its likelihood is unbounded above.
     pub fn unconstrained() -> Self {
-        Self { xi: 0.0, structure: PhantomData }
+        Self {
+            xi: 0.0,
+            structure: PhantomData,
+        }
     }
 
     /// The variance floor ξ (0 when unconstrained).
@@ -203,19 +209,28 @@ pub struct GaussianBuilder<S, F> {
 
 impl<S> Default for GaussianBuilder<S, NoFloor> {
     fn default() -> Self {
-        Self { xi: 0.0, state: PhantomData }
+        Self {
+            xi: 0.0,
+            state: PhantomData,
+        }
     }
 }
 
 impl<S> GaussianBuilder<S, NoFloor> {
     /// Sets the variance floor ξ > 0.
     pub fn xi(self, xi: f32) -> GaussianBuilder<S, Floored> {
-        GaussianBuilder { xi, state: PhantomData }
+        GaussianBuilder {
+            xi,
+            state: PhantomData,
+        }
     }
 
     /// Drops the variance floor: the likelihood becomes unbounded above.
     pub fn unconstrained(self) -> GaussianBuilder<S, Unconstrained> {
-        GaussianBuilder { xi: 0.0, state: PhantomData }
+        GaussianBuilder {
+            xi: 0.0,
+            state: PhantomData,
+        }
     }
 }
 
@@ -239,7 +254,11 @@ mod tests {
         -0.5 * ((2.0 * std::f64::consts::PI * var).ln() + (x - mean).powi(2) / var)
     }
 
-    fn log_prob_of<S: VarianceStructure>(family: &Gaussian<S>, raw: Vec<f32>, x: Vec<f32>) -> Vec<f32> {
+    fn log_prob_of<S: VarianceStructure>(
+        family: &Gaussian<S>,
+        raw: Vec<f32>,
+        x: Vec<f32>,
+    ) -> Vec<f32> {
         let dev = Cpu::default();
         let (width, p) = (raw.len(), x.len());
         let raw = dev.tensor_from_vec(raw, (1, width));
@@ -251,7 +270,10 @@ mod tests {
     fn diagonal_log_density_matches_the_closed_form() {
         let family = Gaussian::<Diagonal>::with_floor(0.1).unwrap();
         let got = log_prob_of(&family, vec![0.5, -1.0, 0.3, -2.0], vec![0.9, 0.2]);
-        let want = [log_normal(0.9, 0.5, 0.1 + 0.3f64.exp()), log_normal(0.2, -1.0, 0.1 + (-2.0f64).exp())];
+        let want = [
+            log_normal(0.9, 0.5, 0.1 + 0.3f64.exp()),
+            log_normal(0.2, -1.0, 0.1 + (-2.0f64).exp()),
+        ];
         for (g, w) in got.iter().zip(want) {
             assert!((f64::from(*g) - w).abs() < 1e-5, "{g} vs {w}");
         }
@@ -274,17 +296,28 @@ mod tests {
         let bound = family.log_density_bound().unwrap();
         // A spike: mean at the data point, variance pre-activation far below the floor.
         let got = f64::from(log_prob_of(&family, vec![0.4, -30.0], vec![0.4])[0]);
-        assert!(got <= bound + 1e-5 && got > bound - 1e-3, "{got} vs bound {bound}");
-        assert_eq!(Gaussian::<Diagonal>::unconstrained().log_density_bound(), None);
+        assert!(
+            got <= bound + 1e-5 && got > bound - 1e-3,
+            "{got} vs bound {bound}"
+        );
+        assert_eq!(
+            Gaussian::<Diagonal>::unconstrained().log_density_bound(),
+            None
+        );
     }
 
     #[test]
     fn a_floor_that_is_not_positive_is_an_error_naming_xi() {
         for xi in [0.0, -1.0, f32::NAN, f32::INFINITY] {
-            let err = GaussianBuilder::<Diagonal, NoFloor>::default().xi(xi).build().unwrap_err();
+            let err = GaussianBuilder::<Diagonal, NoFloor>::default()
+                .xi(xi)
+                .build()
+                .unwrap_err();
             assert_eq!(err.argument, "xi");
         }
-        let unconstrained = GaussianBuilder::<Isotropic, NoFloor>::default().unconstrained().build();
+        let unconstrained = GaussianBuilder::<Isotropic, NoFloor>::default()
+            .unconstrained()
+            .build();
         assert_eq!(unconstrained.unwrap().xi(), 0.0);
     }
 

@@ -58,6 +58,9 @@ pub trait OutputFamily: Clone + std::fmt::Debug + Send + Sync + 'static {
     const PARAMS_PER_COORD: usize;
     /// Decoder outputs per data point shared by all coordinates (isotropic Gaussian: 1).
     const PARAMS_PER_POINT: usize = 0;
+    /// Whether the family is a discrete distribution (a probability mass function), so that
+    /// `log Φ(x | η) <= 0` and the nonparametric maximum likelihood is the empirical distribution.
+    const DISCRETE: bool = false;
     /// The builder the DSL's family arguments are applied to (`xi = 0.01` calls `.xi(0.01)`).
     type Builder: Default;
 

@@ -11,14 +11,23 @@ use std::path::{Path, PathBuf};
 ///
 /// # Errors
 /// [`DlvmError::Checkpoint`] when the directory is not writable or the disk is full.
-pub fn save_checkpoint<M: Dlvm<D>, D: Device<f32>>(model: &M, path: impl AsRef<Path>) -> Result<()> {
+pub fn save_checkpoint<M: Dlvm<D>, D: Device<f32>>(
+    model: &M,
+    path: impl AsRef<Path>,
+) -> Result<()> {
     let path = path.as_ref();
-    let fail = |reason: String| DlvmError::Checkpoint { path: path.to_path_buf(), reason };
+    let fail = |reason: String| DlvmError::Checkpoint {
+        path: path.to_path_buf(),
+        reason,
+    };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create its directory: {e}")))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| fail(format!("cannot create its directory: {e}")))?;
     }
     let tmp = temporary_sibling(path);
-    model.save_safetensors(&tmp).map_err(|e| fail(format!("cannot write: {e}")))?;
+    model
+        .save_safetensors(&tmp)
+        .map_err(|e| fail(format!("cannot write: {e}")))?;
     std::fs::File::open(&tmp)
         .and_then(|f| f.sync_all())
         .map_err(|e| fail(format!("cannot flush to disk: {e}")))?;
@@ -35,9 +44,14 @@ pub fn load_checkpoint<M: Dlvm<D>, D: Device<f32>>(
     path: impl AsRef<Path>,
 ) -> Result<()> {
     let path = path.as_ref();
-    let fail = |reason: String| DlvmError::Checkpoint { path: path.to_path_buf(), reason };
+    let fail = |reason: String| DlvmError::Checkpoint {
+        path: path.to_path_buf(),
+        reason,
+    };
     if !path.is_file() {
-        return Err(fail("no such file; train a model first or check the path".into()));
+        return Err(fail(
+            "no such file; train a model first or check the path".into(),
+        ));
     }
     let mut candidate = model.clone();
     match candidate.load_safetensors(path) {
@@ -54,7 +68,10 @@ pub fn load_checkpoint<M: Dlvm<D>, D: Device<f32>>(
 }
 
 fn temporary_sibling(path: &Path) -> PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(format!(".{}.tmp", std::process::id()));
     path.with_file_name(name)
 }

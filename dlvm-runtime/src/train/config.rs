@@ -51,7 +51,10 @@ impl TrainConfig {
     /// is not finite and > 0, betas outside [0, 1), patience 0.
     pub fn validate(&self) -> Result<()> {
         let bad = |parameter, reason: &str| {
-            Err(DlvmError::Config { parameter, reason: reason.to_string() })
+            Err(DlvmError::Config {
+                parameter,
+                reason: reason.to_string(),
+            })
         };
         if self.epochs == 0 {
             return bad("epochs", "must be at least 1");
@@ -66,7 +69,10 @@ impl TrainConfig {
             return bad("betas", "each must lie in [0, 1)");
         }
         if self.patience == Some(0) {
-            return bad("patience", "must be at least 1 (or None to disable early stopping)");
+            return bad(
+                "patience",
+                "must be at least 1 (or None to disable early stopping)",
+            );
         }
         Ok(())
     }

@@ -66,5 +66,8 @@ impl History {
 }
 
 fn write_text(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|source| DlvmError::Io { path: path.to_path_buf(), source })
+    std::fs::write(path, text).map_err(|source| DlvmError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }

@@ -170,7 +170,13 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
 
     fn diverged(&self, epoch: usize, batch: usize, what: &'static str, value: f32) -> DlvmError {
         let checkpoint = self.config.checkpoint.clone().filter(|p| p.is_file());
-        DlvmError::NonFinite { epoch, batch, what, value, checkpoint }
+        DlvmError::NonFinite {
+            epoch,
+            batch,
+            what,
+            value,
+            checkpoint,
+        }
     }
 
     /// Records the epoch, writes the checkpoint, prints a line; returns whether to stop early.
@@ -220,7 +226,10 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
 }
 
 fn epoch_line(r: &EpochRecord) -> String {
-    let valid = r.valid_elbo.map(|v| format!(", valid ELBO {v:.2}")).unwrap_or_default();
+    let valid = r
+        .valid_elbo
+        .map(|v| format!(", valid ELBO {v:.2}"))
+        .unwrap_or_default();
     format!(
         "epoch {:>3}: train ELBO {:.2}{valid}, {:.1} s, {:.0} samples/s",
         r.epoch, r.train_elbo, r.seconds, r.samples_per_sec
