@@ -6,6 +6,10 @@ pub use dfdx::prelude::{Const, Cpu, Device, Dtype, Tape, Tensor, WithEmptyTape};
 pub use dfdx::tensor::Storage;
 pub use dlvm_runtime::batch::to_dynamic;
 pub use dlvm_runtime::bound::{elbo, evaluate_elbo, Estimate};
+pub use dlvm_runtime::bound::{
+    evaluate_iwae, family_bound, likelihood_report, nonparametric_bound, FamilyBound, IwaeConfig,
+    LikelihoodReport, MixtureConfig, NonparametricBound,
+};
 pub use dlvm_runtime::data::Dataset;
 pub use dlvm_runtime::family::{FamilyBuilder, FamilyError, OutputFamily};
 pub use dlvm_runtime::init::init_parameters;

@@ -61,6 +61,14 @@ pub enum DlvmError {
     /// The device failed (e.g. out of memory).
     #[error("device error: {0}")]
     Device(String),
+    /// No nonparametric-mixture upper bound is available for the family.
+    #[error("no nonparametric likelihood bound for the {family} family: {reason}")]
+    NoNonparametricBound {
+        /// The family's name.
+        family: &'static str,
+        /// Why, and what to do instead.
+        reason: String,
+    },
 }
 
 fn checkpoint_hint(checkpoint: &Option<PathBuf>) -> String {

@@ -31,6 +31,10 @@ pub use error::{DlvmError, Result};
 /// The names a user needs: `use dlvm_runtime::prelude::*;`.
 pub mod prelude {
     pub use crate::bound::{elbo, evaluate_elbo, Estimate};
+    pub use crate::bound::{
+        evaluate_iwae, family_bound, likelihood_report, nonparametric_bound, FamilyBound,
+        IwaeConfig, LikelihoodReport, MixtureConfig, NonparametricBound,
+    };
     pub use crate::data::{read_npy, DataError, Dataset};
     pub use crate::error::DlvmError;
     pub use crate::family::{Bernoulli, Diagonal, Gaussian, Isotropic, OutputFamily};

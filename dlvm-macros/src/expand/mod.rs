@@ -1,5 +1,6 @@
 //! Expansion: a checked model becomes Rust items. Nothing here can fail.
 
+mod bounds;
 mod family;
 mod impls;
 mod networks;
@@ -16,6 +17,7 @@ pub fn model(m: &CheckedModel) -> TokenStream {
     let collection = impls::tensor_collection(m);
     let dlvm = impls::dlvm_trait(m);
     let typed = impls::typed_api(m);
+    let bounds = bounds::likelihood_api(m);
     quote! {
         #definition
         #family
@@ -23,5 +25,6 @@ pub fn model(m: &CheckedModel) -> TokenStream {
         #collection
         #dlvm
         #typed
+        #bounds
     }
 }

@@ -1,0 +1,194 @@
+//! IWAE-K, the ELBO and the report against the exact log-likelihood of factor analysis.
+//!
+//! A linear decoder with a Gaussian output is factor analysis: `log p(x)`, the posterior
+//! `p(z | x)` and hence `KL(q || p(z|x))` and `χ²(p(z|x) || q)` are known in closed form.
+
+mod common;
+
+use common::{kl_diagonal, to_f32, FactorAnalysis};
+use dlvm::prelude::*;
+
+dlvm! {
+    /// Factor analysis: a linear decoder with a diagonal Gaussian output and no floor.
+    model Fa {
+        latent z: 2 ~ Normal(0, I);
+        observed x: 3 ~ Gaussian(linear(z), unconstrained);
+        encoder q(z | x) = linear(x);
+    }
+}
+
+/// `W` has orthogonal columns and `Ψ = 0.3 I`, so the exact posterior is diagonal.
+fn reference() -> FactorAnalysis {
+    FactorAnalysis {
+        w: vec![1.0, 1.0, 1.0, -1.0, 0.5, 0.0],
+        mu: vec![0.2, -0.1, 0.4],
+        psi: vec![0.3, 0.3, 0.3],
+        p: 3,
+        d: 2,
+    }
+}
+
+const X: [f32; 3] = [1.1, -0.7, 0.9];
+const SHIFT: [f64; 2] = [0.4, -0.3];
+const VAR_SCALE: [f64; 2] = [1.6, 0.6];
+
+/// The FA decoder with a deliberately wrong encoder: `m = m*(x) + SHIFT`, `s² = VAR_SCALE s*²`.
+fn model(fa: &FactorAnalysis) -> Fa {
+    let mut model = Fa::new(&Cpu::default(), 0);
+    let mut weight = to_f32(&fa.w);
+    weight.extend([0.0f32; 6]);
+    let bias: Vec<f32> = fa
+        .mu
+        .iter()
+        .map(|&v| v as f32)
+        .chain(fa.psi.iter().map(|&v| v.ln() as f32))
+        .collect();
+    model.decoder.weight.copy_from(&weight);
+    model.decoder.bias.copy_from(&bias);
+    let (a, c) = fa.posterior_map();
+    let (_, var) = fa.diagonal_posterior(&[0.0; 3]);
+    model.encoder_mean.weight.copy_from(&to_f32(&a));
+    let mean_bias = [c[0] + SHIFT[0], c[1] + SHIFT[1]];
+    model.encoder_mean.bias.copy_from(&to_f32(&mean_bias));
+    model.encoder_log_variance.weight.copy_from(&[0.0; 6]);
+    let log_var = [(VAR_SCALE[0] * var[0]).ln(), (VAR_SCALE[1] * var[1]).ln()];
+    model.encoder_log_variance.bias.copy_from(&to_f32(&log_var));
+    model
+}
+
+/// `n` copies of `X`: every copy gets independent importance samples.
+fn copies(n: usize) -> Dataset {
+    let values = (0..n).flat_map(|_| X).collect();
+    Dataset::from_vec("copies of x", n, 3, values).unwrap()
+}
+
+fn x64() -> Vec<f64> {
+    X.iter().map(|&v| f64::from(v)).collect()
+}
+
+/// `(q mean, q var, posterior mean, posterior var)` at `X`.
+fn q_and_posterior(fa: &FactorAnalysis) -> [Vec<f64>; 4] {
+    let (m, var) = fa.diagonal_posterior(&x64());
+    let q_mean = vec![m[0] + SHIFT[0], m[1] + SHIFT[1]];
+    let q_var = vec![VAR_SCALE[0] * var[0], VAR_SCALE[1] * var[1]];
+    [q_mean, q_var, m, var]
+}
+
+/// `χ²(p || q) = ∫ p² / q - 1` for diagonal Gaussians `p = N(b, B)`, `q = N(a, A)` (needs 2A > B).
+///
+/// Per coordinate `∫ N(b, B)² / N(a, A) = √(2πA) / (2πB) · √(π / c) · exp(e² / c + f)` with
+/// `c = 1/B - 1/(2A)`, `e = b/B - a/(2A)`, `f = a²/(2A) - b²/B`.
+fn chi_square(a: &[f64], va: &[f64], b: &[f64], vb: &[f64]) -> f64 {
+    let pi = std::f64::consts::PI;
+    let product: f64 = (0..a.len())
+        .map(|j| {
+            let c = 1.0 / vb[j] - 0.5 / va[j];
+            let e = b[j] / vb[j] - 0.5 * a[j] / va[j];
+            let f = 0.5 * a[j] * a[j] / va[j] - b[j] * b[j] / vb[j];
+            (2.0 * pi * va[j]).sqrt() / (2.0 * pi * vb[j]) * (pi / c).sqrt() * (e * e / c + f).exp()
+        })
+        .product();
+    product - 1.0
+}
+
+fn iwae(model: &Fa, n: usize, k: usize, seed: u64) -> Estimate {
+    let config = IwaeConfig {
+        k,
+        chunk_rows: 8192,
+        seed,
+        progress: false,
+    };
+    model.iwae_with(&copies(n), &config).unwrap()
+}
+
+#[test]
+fn iwae_k_approaches_log_marginal_as_k_grows() {
+    let fa = reference();
+    let model = model(&fa);
+    let exact = fa.log_marginal(&x64());
+    let [qm, qv, pm, pv] = q_and_posterior(&fa);
+    let kl = kl_diagonal(&qm, &qv, &pm, &pv);
+    let chi2 = chi_square(&qm, &qv, &pm, &pv);
+    assert!(kl > 0.1, "the test needs a visibly wrong q, KL {kl}");
+
+    // K = 1: E[L_1] = ELBO = log p(x) - KL exactly; 4 standard errors over 20000 points.
+    let l1 = iwae(&model, 20_000, 1, 1);
+    let gap1 = exact - l1.mean;
+    assert!(
+        (gap1 - kl).abs() < 4.0 * l1.std_err + 1e-4,
+        "gap {gap1} vs KL {kl} ({l1})"
+    );
+
+    // L_1 <= L_10 in expectation: the difference must exceed 4 joint standard errors.
+    let l10 = iwae(&model, 2_000, 10, 2);
+    let joint = l1.std_err.hypot(l10.std_err);
+    assert!(l10.mean > l1.mean + 4.0 * joint, "L_10 {l10} vs L_1 {l1}");
+
+    // K = 1000: 0 <= log p(x) - E[L_K] ≈ χ²(p(z|x) || q) / (2K) (delta method); allow twice the
+    // first-order bias for higher-order terms, plus 4 standard errors (and f32 rounding).
+    let l1000 = iwae(&model, 200, 1000, 3);
+    let gap = exact - l1000.mean;
+    let bias = chi2 / 2000.0;
+    assert!(
+        gap > -4.0 * l1000.std_err - 1e-4,
+        "L_1000 {l1000} above log p(x) {exact}"
+    );
+    assert!(
+        gap < 2.0 * bias + 4.0 * l1000.std_err + 1e-4,
+        "gap {gap} vs expected bias {bias} ({l1000})"
+    );
+    assert!(
+        gap < gap1 / 20.0,
+        "the gap must shrink: K=1 {gap1}, K=1000 {gap}"
+    );
+}
+
+#[test]
+fn the_report_orders_elbo_iwae_and_says_the_gaussian_is_unbounded() {
+    let fa = reference();
+    let model = model(&fa);
+    let exact = fa.log_marginal(&x64());
+    let data = copies(2_000);
+    let config = IwaeConfig {
+        k: 50,
+        seed: 4,
+        progress: false,
+        ..IwaeConfig::new(50)
+    };
+    let report = model
+        .likelihood_report(&data, &config, &MixtureConfig::default())
+        .unwrap();
+    assert!(report.is_ordered(4.0), "{report}");
+    // ELBO <= log p(x): the KL gap (> 0.1 nats) is far beyond 10 standard errors here.
+    assert!(
+        report.elbo.mean < exact - 10.0 * report.elbo.std_err,
+        "{report}"
+    );
+    assert!(
+        report.iwae.mean < exact + 4.0 * report.iwae.std_err,
+        "{report}"
+    );
+    assert!(report.variational_gap_at_least() > 0.0, "{report}");
+    assert_eq!(report.family, FamilyBound::Unbounded);
+    let reason = report.nonparametric.as_ref().unwrap_err();
+    assert!(reason.contains("unconstrained"), "{reason}");
+    assert!(report.to_string().contains("unbounded"), "{report}");
+}
+
+#[test]
+fn zero_importance_samples_is_a_typed_error() {
+    let model = model(&reference());
+    let err = model.iwae(&copies(3), 0, 0).unwrap_err();
+    match &err {
+        DlvmError::Config { parameter, .. } => assert_eq!(*parameter, "k"),
+        other => panic!("expected a Config error, got {other}"),
+    }
+    assert!(err.to_string().contains("k >= 1"), "{err}");
+}
+
+#[test]
+fn data_of_the_wrong_width_is_a_typed_error() {
+    let model = model(&reference());
+    let wrong = Dataset::from_vec("two columns", 2, 2, vec![0.0; 4]).unwrap();
+    assert!(matches!(model.iwae(&wrong, 5, 0), Err(DlvmError::Data(_))));
+}
