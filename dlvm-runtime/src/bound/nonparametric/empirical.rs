@@ -2,7 +2,7 @@
 
 use super::{BoundMethod, NonparametricBound};
 use crate::data::Dataset;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// `max_G l(G)` for a discrete family, computed exactly.
 ///
@@ -18,7 +18,8 @@ use std::collections::HashMap;
 /// (it memorises the data), so a large gap to it is expected, not a defect.
 pub fn empirical_bound(data: &Dataset) -> NonparametricBound {
     let n = data.rows();
-    let mut counts: HashMap<Vec<u32>, usize> = HashMap::new();
+    // Ordered, so the sum (and the result) is the same on every run.
+    let mut counts: BTreeMap<Vec<u32>, usize> = BTreeMap::new();
     for i in 0..n {
         let key: Vec<u32> = data.row(i).iter().map(|v| v.to_bits()).collect();
         *counts.entry(key).or_default() += 1;
