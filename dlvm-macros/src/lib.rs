@@ -11,6 +11,9 @@ mod fallback;
 mod parse;
 mod valid;
 
+#[cfg(test)]
+mod tests;
+
 use proc_macro::TokenStream;
 
 /// Declares one or more deep latent variable models.
