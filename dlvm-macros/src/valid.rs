@@ -189,7 +189,7 @@ fn check_unique_names(model: &ast::Model, cx: &mut Ctxt) {
             Statement::Observed(o) => &o.name,
             Statement::Encoder(e) => &e.name,
         };
-        if seen.iter().any(|s| *s == name) {
+        if seen.contains(&name) {
             cx.error_at(
                 name,
                 format!("the name `{name}` is declared twice in this model"),
