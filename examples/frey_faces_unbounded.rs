@@ -66,6 +66,9 @@ struct Args {
     /// Importance samples of the per-epoch IWAE.
     #[arg(long, default_value_t = 20)]
     k: usize,
+    /// Importance samples of the final report on the training frames.
+    #[arg(long, default_value_t = 1000)]
+    report_k: usize,
     /// Seed of the split, initialisation, shuffling and noise.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -105,15 +108,15 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let dev = Cpu::default();
     let start = Instant::now();
     let sets = (&train, &train_eval, &test);
+    std::fs::create_dir_all(&args.out)?;
     let mut records = track(FreeFrey::try_new(&dev, args.seed)?, sets, &args)?;
     records.extend(track(Frey01::try_new(&dev, args.seed)?, sets, &args)?);
     records.extend(track(Frey1::try_new(&dev, args.seed)?, sets, &args)?);
-    std::fs::create_dir_all(&args.out)?;
     write_csv(&records, &args.out.join("frey_faces.csv"))?;
     plot(&records, &args, &args.out.join("frey_faces.png"))?;
     let summary: Vec<String> = ["unconstrained", "xi = 0.01", "xi = 0.1"]
         .iter()
-        .filter_map(|name| records.iter().filter(|r| r.model == *name).last())
+        .filter_map(|name| records.iter().rfind(|r| r.model == *name))
         .map(|r| {
             format!(
                 "{} epoch {}: train {:.1} / test {:.1}",
@@ -187,7 +190,7 @@ fn track<M: Dlvm<Cpu>>(
     )) {
         bar.set_style(style.progress_chars("=> "));
     }
-    for epoch in 1..=args.epochs {
+    'training: for epoch in 1..=args.epochs {
         order.shuffle(&mut rng);
         for chunk in order.chunks(args.batch_size) {
             let x = rows_to_tensor::<M::Observed, Cpu>(model.device(), train, chunk, &mut buffer);
@@ -195,9 +198,10 @@ fn track<M: Dlvm<Cpu>>(
             let loss = elbo(&model, x.traced(grads), eps).mean().negate();
             let value = loss.as_vec()[0];
             if !value.is_finite() {
-                bar.finish_and_clear();
-                println!("{name}: the loss became {value} in epoch {epoch}: training stopped");
-                return Ok(records);
+                bar.suspend(|| {
+                    println!("{name}: the loss became {value} in epoch {epoch}: training stopped")
+                });
+                break 'training;
             }
             grads = loss.backward();
             optimiser
@@ -227,7 +231,36 @@ fn track<M: Dlvm<Cpu>>(
         records.push(record);
     }
     bar.finish_and_clear();
+    report(&model, train, args, name)?;
     Ok(records)
+}
+
+/// The chain ELBO <= IWAE-K <= log p(x) <= nonparametric bound on the training frames, printed and
+/// written to `report_<model>.json`, and the trained model to `<model>.safetensors`.
+fn report<M: Dlvm<Cpu>>(
+    model: &M,
+    train: &Dataset,
+    args: &Args,
+    name: &str,
+) -> Result<(), DlvmError> {
+    let stem = name.replace(" = ", "_").replace('.', "");
+    dlvm::train::save_checkpoint(model, args.out.join(format!("{stem}.safetensors")))?;
+    let iwae = IwaeConfig {
+        seed: args.seed,
+        ..IwaeConfig::new(args.report_k)
+    };
+    let mixture = MixtureConfig {
+        max_atoms: train.rows(),
+        ..MixtureConfig::default()
+    };
+    let report = likelihood_report(model, train, &iwae, &mixture)?;
+    println!(
+        "{name}, training frames after {} epochs:\n{report}",
+        args.epochs
+    );
+    let path = args.out.join(format!("report_{stem}.json"));
+    let text = serde_json::to_string_pretty(&report).unwrap_or_default();
+    std::fs::write(&path, text).map_err(|source| DlvmError::Io { path, source })
 }
 
 fn write_csv(records: &[Record], path: &std::path::Path) -> std::io::Result<()> {

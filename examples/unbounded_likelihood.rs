@@ -149,7 +149,7 @@ fn check_decoder_is_the_talks(
     model.decoder.2.bias.copy_from(&bias);
     let z = dev.tensor_from_vec(vec![-0.7f32, 2.0], (1, Const::<2>));
     let raw = model.decode(z).as_vec();
-    let want = (0.7f32.tanh() * -1.0 - 1.0).exp();
+    let want = ((-0.7f32).tanh() - 1.0).exp();
     let got = raw[560].exp();
     if raw[..560] != *faces.row(point) || (got - want).abs() > 1e-5 {
         return Err(format!("the decoder at theta_k gives variance {got}, expected {want}").into());
