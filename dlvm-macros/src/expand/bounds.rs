@@ -45,11 +45,7 @@ pub fn likelihood_api(m: &CheckedModel) -> TokenStream {
             /// parameter value: discrete `0`; Gaussian with floor ξ `-(n p / 2) log(2π ξ)`;
             /// unconstrained Gaussian: unbounded.
             pub fn family_bound(&self, n: usize) -> #p::FamilyBound {
-                #p::family_bound(
-                    <Self as #p::Dlvm<D>>::family(self),
-                    n,
-                    <Self as #p::Dlvm<D>>::observed_dim(),
-                )
+                #p::model_family_bound(self, n)
             }
 
             /// The nonparametric-mixture bound `max_G l(G)` on `data` (exact empirical value for

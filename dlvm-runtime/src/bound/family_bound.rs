@@ -1,6 +1,8 @@
 //! Closed-form upper bounds on the log-likelihood that hold for every decoder of a family.
 
 use crate::family::OutputFamily;
+use crate::model::Dlvm;
+use dfdx::prelude::Device;
 
 /// An upper bound on `l(θ) = Σ_i log p_θ(x_i)` valid for every parameter value θ.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -66,6 +68,14 @@ pub fn family_bound<F: OutputFamily>(family: &F, n: usize, p: usize) -> FamilyBo
         },
         None => FamilyBound::Unbounded,
     }
+}
+
+/// [`family_bound`] for `n` points of `model`'s family and observed dimension.
+///
+/// # Formula
+/// As [`family_bound`] with `p = M::observed_dim()`.
+pub fn model_family_bound<M: Dlvm<D>, D: Device<f32>>(model: &M, n: usize) -> FamilyBound {
+    family_bound(model.family(), n, M::observed_dim())
 }
 
 #[cfg(test)]

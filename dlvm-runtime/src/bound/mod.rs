@@ -11,7 +11,7 @@ pub mod spike;
 
 pub use elbo::{elbo, evaluate_elbo};
 pub use estimate::Estimate;
-pub use family_bound::{family_bound, FamilyBound};
+pub use family_bound::{family_bound, model_family_bound, FamilyBound};
 pub use iwae::{evaluate_iwae, iwae_per_point, IwaeConfig};
 pub use log_sum_exp::{log_sum_exp, LogSumExp};
 pub use nonparametric::{

@@ -51,7 +51,7 @@ pub(crate) fn certify(
     steps: usize,
 ) -> Certificate {
     let n = log_pg.len();
-    let width = if covariance == Covariance::Isotropic {
+    let width = if covariance == Covariance::Spherical {
         1
     } else {
         p

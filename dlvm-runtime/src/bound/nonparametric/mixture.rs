@@ -13,9 +13,9 @@ const LN_2PI: f64 = 1.837_877_066_409_345_5;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Covariance {
     /// `σ² I_p` with `σ² >= ξ`.
-    Isotropic,
+    Spherical,
     /// `diag(σ_1², ..., σ_p²)` with every `σ_j² >= ξ`.
-    Diagonal,
+    PerCoordinate,
 }
 
 /// Settings of [`gaussian_mixture_bound`].
@@ -98,8 +98,8 @@ impl Atom {
             }
         }
         let variance = match covariance {
-            Covariance::Diagonal => second.iter().map(|s| s.max(xi)).collect(),
-            Covariance::Isotropic => vec![(second.iter().sum::<f64>() / p as f64).max(xi)],
+            Covariance::PerCoordinate => second.iter().map(|s| s.max(xi)).collect(),
+            Covariance::Spherical => vec![(second.iter().sum::<f64>() / p as f64).max(xi)],
         };
         (mean, variance)
     }
@@ -193,7 +193,7 @@ fn check_config(xi: f64, config: &MixtureConfig) -> Result<()> {
 
 fn initial_atoms(x: &[f64], n: usize, p: usize, xi: f64, cov: Covariance, max: usize) -> Vec<Atom> {
     let m = max.min(n);
-    let width = if cov == Covariance::Isotropic { 1 } else { p };
+    let width = if cov == Covariance::Spherical { 1 } else { p };
     (0..m)
         .map(|k| {
             let i = k * n / m;
@@ -283,12 +283,12 @@ mod tests {
         let values = vec![0.0, 0.0, 0.1, 0.0, 0.0, 0.1, 5.0, 5.0, 5.1, 5.0, 5.0, 5.1];
         let data = Dataset::from_vec("clusters", 6, 2, values.clone()).unwrap();
         let xi = 0.05;
-        let got = gaussian_mixture_bound(&data, xi, Covariance::Diagonal, &quiet()).unwrap();
+        let got = gaussian_mixture_bound(&data, xi, Covariance::PerCoordinate, &quiet()).unwrap();
         let closed_form = -0.5 * 12.0 * (2.0 * std::f64::consts::PI * xi).ln();
         assert!(got.achieved <= got.total + 1e-9 && got.total <= closed_form + 1e-9);
         let x: Vec<f64> = values.iter().map(|&v| f64::from(v)).collect();
         let r = vec![1.0 / 6.0; 6];
-        let (mean, variance) = Atom::fit(&x, 2, &r, xi, Covariance::Diagonal);
+        let (mean, variance) = Atom::fit(&x, 2, &r, xi, Covariance::PerCoordinate);
         let single = Atom {
             log_weight: 0.0,
             mean,
@@ -305,7 +305,7 @@ mod tests {
     #[test]
     fn a_non_positive_floor_is_a_config_error() {
         let data = Dataset::from_vec("d", 1, 1, vec![0.0]).unwrap();
-        let err = gaussian_mixture_bound(&data, 0.0, Covariance::Isotropic, &quiet()).unwrap_err();
+        let err = gaussian_mixture_bound(&data, 0.0, Covariance::Spherical, &quiet()).unwrap_err();
         assert!(err.to_string().contains("xi"), "{err}");
     }
 }

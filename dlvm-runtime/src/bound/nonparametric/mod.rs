@@ -138,9 +138,9 @@ pub fn nonparametric_bound<M: Dlvm<D>, D: Device<f32>>(
     let isotropic = <M::Family as OutputFamily>::PARAMS_PER_POINT == 1
         && <M::Family as OutputFamily>::PARAMS_PER_COORD == 1;
     let covariance = if isotropic {
-        Covariance::Isotropic
+        Covariance::Spherical
     } else {
-        Covariance::Diagonal
+        Covariance::PerCoordinate
     };
     gaussian_mixture_bound(data, xi, covariance, config)
 }
