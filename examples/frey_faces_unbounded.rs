@@ -2,7 +2,7 @@
 //! (Mattei & Frellsen 2018, section 2).
 //!
 //! ```text
-//! cargo run --release --example frey_faces_unbounded -- --epochs 100 --out out/frey
+//! cargo run --release --example frey_faces_unbounded -- --epochs 250 --out out/frey
 //! ```
 //! Architecture (all three models): latent `d = 5`, `z ~ N(0, I)`; decoder `mlp(z; 200; tanh)`
 //! to a diagonal Gaussian over the 560 pixels (grey levels / 255) with variance
@@ -55,7 +55,7 @@ dlvm! {
 #[command(version, about)]
 struct Args {
     /// Passes over the 1565 training frames.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 250)]
     epochs: usize,
     /// Minibatch size.
     #[arg(long, default_value_t = 32)]
