@@ -61,6 +61,9 @@ pub enum DlvmError {
     /// The device failed (e.g. out of memory).
     #[error("device error: {0}")]
     Device(String),
+    /// An output family failed the conformance suite.
+    #[error(transparent)]
+    Conformance(#[from] crate::family::conformance::ConformanceError),
 }
 
 fn checkpoint_hint(checkpoint: &Option<PathBuf>) -> String {

@@ -34,6 +34,7 @@ pub mod prelude {
     pub use crate::data::{read_npy, DataError, Dataset};
     pub use crate::error::DlvmError;
     pub use crate::family::{Bernoulli, Diagonal, Gaussian, Isotropic, OutputFamily};
+    pub use crate::family::{Categorical, ContinuousBernoulli, Poisson, StudentT};
     pub use crate::model::Dlvm;
     pub use crate::sample::{reconstruct, sample_prior, Draws};
     pub use crate::train::{load_checkpoint, save_checkpoint, History, TrainConfig, Trainer};
