@@ -33,7 +33,7 @@ pub struct Categorical<const C: usize>;
 pub trait ValidClassCount {}
 
 macro_rules! valid_class_counts {
-    ($($c:literal)*) => { $(impl ValidClassCount for Categorical<$c> {})* };
+    ($($c:literal)*) => { $(#[diagnostic::do_not_recommend] impl ValidClassCount for Categorical<$c> {})* };
 }
 
 valid_class_counts!(
