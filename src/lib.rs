@@ -32,6 +32,11 @@
 pub use dlvm_macros::dlvm;
 pub use dlvm_runtime::*;
 
+/// The DSL guide `docs/dsl.md`, compiled here so that its examples are tested (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../docs/dsl.md")]
+pub struct DslGuide;
+
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;

@@ -20,7 +20,8 @@ impl Ctxt {
         self.push(syn::Error::new(span, message));
     }
 
-    fn push(&mut self, error: syn::Error) {
+    /// Records an error built elsewhere (e.g. all errors of one model).
+    pub fn push(&mut self, error: syn::Error) {
         match &mut self.errors {
             Some(all) => all.combine(error),
             None => self.errors = Some(error),

@@ -11,6 +11,9 @@ mod fallback;
 mod parse;
 mod valid;
 
+#[cfg(test)]
+mod tests;
+
 use proc_macro::TokenStream;
 
 /// Declares one or more deep latent variable models.
@@ -34,19 +37,21 @@ fn expand_tokens(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
         Ok(input) => input,
         Err(e) => return fallback::items(None, e),
     };
+    let mut cx = ctxt::Ctxt::default();
     let mut output = proc_macro2::TokenStream::new();
-    let mut errors: Option<syn::Error> = None;
-    for model in &input.models {
-        match valid::check(model) {
-            Ok(checked) => output.extend(expand::model(&checked)),
-            Err(e) => match &mut errors {
-                Some(all) => all.combine(e),
-                None => errors = Some(e),
-            },
+    for index in valid::unique_models(&input.models, &mut cx) {
+        let model = &input.models[index];
+        let checked = valid::check(model);
+        if let Err(e) = checked.errors {
+            cx.push(e);
+        }
+        match checked.model {
+            Some(checked) => output.extend(expand::model(&checked)),
+            None => output.extend(fallback::placeholder(model)),
         }
     }
-    match errors {
-        Some(e) => fallback::items(Some(&input), e),
-        None => output,
+    if let Err(e) = cx.finish() {
+        output.extend(e.to_compile_error());
     }
+    output
 }

@@ -41,17 +41,49 @@ pub enum Activation {
 
 const ACTIVATIONS: &str = "`tanh`, `relu`, `sigmoid`, `softplus`";
 
-/// Checks one model; `Err` carries every error found.
-pub fn check(model: &ast::Model) -> Result<CheckedModel, syn::Error> {
+/// The outcome of checking one model.
+pub struct Checked {
+    /// The model, repaired where a mistake has an obvious stand-in (an unknown activation becomes
+    /// `tanh`, a bad dimension becomes 1), so that it can still be expanded and code that uses it
+    /// reports no cascade of errors. `None` when a statement is missing.
+    pub model: Option<CheckedModel>,
+    /// Every error found; expansion of a repaired model must be emitted together with them.
+    pub errors: Result<(), syn::Error>,
+}
+
+/// Checks one model, collecting every error.
+pub fn check(model: &ast::Model) -> Checked {
     let mut cx = Ctxt::default();
     let parts = Parts::collect(model, &mut cx);
     check_unique_names(model, &mut cx);
     for statement in &model.statements {
         check_statement(statement, &parts, &mut cx);
     }
-    let checked = parts.into_checked(model, &mut cx);
-    cx.finish()?;
-    checked.ok_or_else(|| syn::Error::new(model.name.span(), "invalid model"))
+    let model = parts.into_checked(model, &mut cx);
+    Checked {
+        model,
+        errors: cx.finish(),
+    }
+}
+
+/// Checks that no two models of one `dlvm!` invocation share a name; returns the indices of the
+/// models to expand (the first of each name).
+pub fn unique_models(models: &[ast::Model], cx: &mut Ctxt) -> Vec<usize> {
+    let mut keep: Vec<usize> = Vec::new();
+    for (i, model) in models.iter().enumerate() {
+        if keep.iter().any(|&k| models[k].name == model.name) {
+            cx.error_at(
+                &model.name,
+                format!(
+                    "a model named `{}` is already declared in this `dlvm!`",
+                    model.name
+                ),
+            );
+        } else {
+            keep.push(i);
+        }
+    }
+    keep
 }
 
 /// The three statements a model needs, each found exactly once.
@@ -113,10 +145,10 @@ impl<'a> Parts<'a> {
             vis: model.vis.clone(),
             name: model.name.clone(),
             latent: Variable {
-                dim: latent.dim.clone(),
+                dim: repaired_dim(&latent.dim),
             },
             observed: Variable {
-                dim: observed.dim.clone(),
+                dim: repaired_dim(&observed.dim),
             },
             family: observed.family.clone(),
             family_args: family_args(&observed.args, cx),
@@ -157,7 +189,7 @@ fn check_unique_names(model: &ast::Model, cx: &mut Ctxt) {
             Statement::Observed(o) => &o.name,
             Statement::Encoder(e) => &e.name,
         };
-        if seen.iter().any(|s| *s == name) {
+        if seen.contains(&name) {
             cx.error_at(
                 name,
                 format!("the name `{name}` is declared twice in this model"),
@@ -186,13 +218,34 @@ fn check_statement(statement: &Statement, parts: &Parts, cx: &mut Ctxt) {
 }
 
 fn check_dim(dim: &Dim, what: &str, cx: &mut Ctxt) {
-    if let Dim::Lit(lit) = dim {
-        if lit.base10_parse::<usize>().map_or(true, |n| n == 0) {
-            cx.error_at(
-                lit,
-                format!("a {what} must be a positive integer, got `{lit}`"),
-            );
+    let Dim::Lit(lit) = dim else { return };
+    if !matches!(lit.suffix(), "" | "usize") {
+        let digits = lit.base10_digits();
+        cx.error_at(
+            lit,
+            format!("the {what} is a plain integer such as `{digits}`, not `{lit}`"),
+        );
+    } else if lit.base10_parse::<usize>().map_or(true, |n| n == 0) {
+        cx.error_at(
+            lit,
+            format!("the {what} must be a positive integer, got `{lit}`"),
+        );
+    }
+}
+
+/// The dimension to expand: an unsuffixed positive literal, or 1 in place of an invalid one
+/// (whose error [`check_dim`] reports), or the const path as written.
+fn repaired_dim(dim: &Dim) -> Dim {
+    match dim {
+        Dim::Lit(lit) => {
+            let n = lit
+                .base10_parse::<usize>()
+                .ok()
+                .filter(|&n| n > 0)
+                .unwrap_or(1);
+            Dim::Lit(syn::LitInt::new(&n.to_string(), lit.span()))
         }
+        Dim::Const(path) => Dim::Const(path.clone()),
     }
 }
 
@@ -283,7 +336,7 @@ fn activation(name: &Ident) -> Option<Activation> {
 
 fn network(net: &Net, _cx: &mut Ctxt) -> Network {
     Network {
-        hidden: net.hidden.clone(),
+        hidden: net.hidden.iter().map(repaired_dim).collect(),
         activation: net.activation.as_ref().and_then(activation),
     }
 }
@@ -297,6 +350,7 @@ fn family_args(args: &[ast::FamilyArg], cx: &mut Ctxt) -> Vec<(Ident, Option<Exp
                 &arg.name,
                 format!("the family argument `{name}` is given twice"),
             );
+            continue;
         }
         out.push((name, arg.value.clone()));
     }

@@ -11,9 +11,11 @@
 //! - [`train`]: Adam training with validation, early stopping, history and checkpoints.
 //! - [`data`]: `.npy`/`.npy.gz` reading and data sets checked against a model.
 //! - [`plot`]: PNG image grids.
+//! - [`chart`]: PNG line and scatter charts.
 
 pub mod batch;
 pub mod bound;
+pub mod chart;
 pub mod data;
 pub mod error;
 pub mod family;
