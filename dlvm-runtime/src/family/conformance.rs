@@ -15,7 +15,9 @@
 //!    standard errors: `|x̄ - m| <= z √(v / N)` and `|s² - v| <= z √((μ₄ - v²) / N)`, where `μ₄` is
 //!    the fourth central moment (by quadrature), the asymptotic variance of `s²`. With `z = 5` a
 //!    correct family fails one check with probability below `6·10⁻⁷`;
-//! 5. **gradients**: `∂ log Φ_j / ∂η` is finite at every checked support point;
+//! 5. **gradients**: `∂ log Φ_j / ∂η` is finite at up to 65 support points and equals its central
+//!    finite difference there (the `gradient` check catches a log-density whose gradient tape was
+//!    dropped or mis-merged);
 //! 6. **support**: each [`Conformance::outside`] value is rejected by `in_support`, and a data set
 //!    holding it is rejected by [`Dataset::check_support`] with
 //!    [`DataError::OutOfSupport`](crate::data::DataError::OutOfSupport) (the check
@@ -223,7 +225,7 @@ pub fn check_family<F: OutputFamily, D: Device<f32>>(
         report.worst_mean_z = report.worst_mean_z.max(zs.0);
         report.worst_variance_z = report.worst_variance_z.max(zs.1);
         check_gradients(dev, family, raw, &points, spec.p)
-            .map_err(|(j, d)| fail("finite gradient", r, j, d))?;
+            .map_err(|(j, check, d)| fail(check, r, j, d))?;
         report.checks += 4 * spec.p;
     }
     check_outside(family, spec, &points).map_err(|d| fail("support", 0, 0, d))?;
@@ -432,14 +434,15 @@ fn check_samples<F: OutputFamily>(
     Ok((worst_mean, worst_var))
 }
 
-/// `∂ Σ log Φ / ∂η` finite at up to 64 support points spread over the domain.
+/// `∂ Σ log Φ / ∂η` finite at up to 65 support points spread over the domain, and equal to its
+/// central finite difference.
 fn check_gradients<F: OutputFamily, D: Device<f32>>(
     dev: &D,
     family: &F,
     raw: &[f32],
     points: &[f32],
     p: usize,
-) -> Result<(), (usize, String)> {
+) -> Result<(), Failure> {
     let step = points.len().div_ceil(64).max(1);
     let mut chosen: Vec<f32> = points.iter().step_by(step).copied().collect();
     chosen.extend(points.last().copied());
@@ -451,10 +454,59 @@ fn check_gradients<F: OutputFamily, D: Device<f32>>(
         let g = log_p.sum().backward();
         let slopes = g.get(&raw_t).as_vec();
         if let Some(j) = values.iter().position(|v| !v.is_finite()) {
-            return Err((j, format!("log density {} at x = {x}", values[j])));
+            let d = format!("log density {} at x = {x}", values[j]);
+            return Err((j, "finite gradient", d));
         }
         if slopes.iter().any(|s| !s.is_finite()) {
-            return Err((0, format!("gradient {slopes:?} at x = {x}")));
+            let d = format!("gradient {slopes:?} at x = {x}");
+            return Err((0, "finite gradient", d));
+        }
+        check_finite_differences(dev, family, raw, x, p, &slopes)?;
+    }
+    Ok(())
+}
+
+/// The autodiff gradient against central differences with step `h_k = 10⁻³ max(1, |η_k|)`.
+///
+/// # Formula
+/// `fd_k = (S(η + h_k e_k) - S(η - h_k e_k)) / (2 h_k)`, `S = Σ_j log Φ_j` in `f32`; allowed
+/// error `0.02 max(1, |g_k|)` (truncation, `O(h²)`) plus `10⁻⁵ (1 + |S|) / h_k` (rounding of
+/// `S` in `f32`, 100 times its unit roundoff, divided by the step).
+fn check_finite_differences<F: OutputFamily, D: Device<f32>>(
+    dev: &D,
+    family: &F,
+    raw: &[f32],
+    x: f32,
+    p: usize,
+    slopes: &[f32],
+) -> Result<(), Failure> {
+    let width = raw.len();
+    let steps: Vec<f32> = raw.iter().map(|r| 1e-3 * r.abs().max(1.0)).collect();
+    let mut rows = Vec::with_capacity(2 * width * width);
+    for (k, h) in steps.iter().enumerate() {
+        for sign in [1.0f32, -1.0] {
+            let mut moved = raw.to_vec();
+            moved[k] += sign * h;
+            rows.extend(moved);
+        }
+    }
+    let raw_t = dev.tensor_from_vec(rows, (2 * width, width));
+    let x_t = dev.tensor_from_vec(vec![x; 2 * width * p], (2 * width, p));
+    let values = family.log_prob(raw_t, x_t).as_vec();
+    let sums: Vec<f64> = values
+        .chunks(p)
+        .map(|row| row.iter().map(|&v| f64::from(v)).sum())
+        .collect();
+    for (k, h) in steps.iter().enumerate() {
+        let h = f64::from(*h);
+        let (plus, minus) = (sums[2 * k], sums[2 * k + 1]);
+        let fd = (plus - minus) / (2.0 * h);
+        let g = f64::from(slopes[k]);
+        let tolerance = 0.02 * g.abs().max(1.0) + 1e-5 * (1.0 + plus.abs().max(minus.abs())) / h;
+        if !within((g - fd).abs(), tolerance) {
+            let d =
+                format!("at x = {x}, ∂/∂η_{k} is {g} by autodiff but {fd} by central differences");
+            return Err((k % p.max(1), "gradient", d));
         }
     }
     Ok(())
@@ -548,6 +600,8 @@ mod tests {
         BiasedSampler,
         /// accepts every value.
         NoSupport,
+        /// right values, gradient w.r.t. the means off by 1.
+        WrongGradient,
     }
 
     /// A diagonal Gaussian with floor 0.01 and one defect.
@@ -573,6 +627,13 @@ mod tests {
             } else {
                 0.0
             };
+            if self.0 == Defect::WrongGradient {
+                // Zero in value, gradient 1 in every mean.
+                let p = x.shape().1;
+                let zero = raw.with_empty_tape().slice((.., 0..p))
+                    - raw.retaped::<NoneTape>().slice((.., 0..p));
+                return gaussian().log_prob(raw, x) + zero;
+            }
             gaussian().log_prob(raw, x) + shift
         }
 
@@ -626,6 +687,7 @@ mod tests {
         assert_eq!(failed_check(Defect::WrongMean), "mean");
         assert_eq!(failed_check(Defect::WrongSpread), "sample variance");
         assert_eq!(failed_check(Defect::BiasedSampler), "sample mean");
+        assert_eq!(failed_check(Defect::WrongGradient), "gradient");
     }
 
     #[test]

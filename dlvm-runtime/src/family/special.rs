@@ -11,15 +11,26 @@ const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
 /// How far [`ln_gamma`] shifts its argument before applying Stirling's series.
 const SHIFT: usize = 6;
 
-/// Elementwise softplus `log(1 + eˣ)`, differentiable, without overflow.
+/// Above this the softplus is the identity to within `e^{-20} = 2·10⁻⁹`.
+const SOFTPLUS_LINEAR: f32 = 20.0;
+
+/// Elementwise softplus `log(1 + eˣ)`, differentiable (derivative `σ(x)` everywhere, including
+/// at 0), without overflow.
 ///
 /// # Formula
-/// `softplus(x) = max(x, 0) + log(1 + e^{-|x|})`
+/// `softplus(x) = log(1 + eˣ)` for `x < 20`, `x` otherwise.
+///
+/// (The form `max(x, 0) + log(1 + e^{-|x|})` has the right values but autodiff gives it the
+/// derivative 0 at exactly `x = 0`, where `max` and `|·|` are not differentiable.)
 pub fn softplus<S: Shape, D: Device<f32>, T: Tape<f32, D>>(
     x: Tensor<S, f32, D, T>,
 ) -> Tensor<S, f32, D, T> {
-    let tail = (x.with_empty_tape().abs().negate().exp() + 1.0).ln();
-    x.relu() + tail
+    let small = x.retaped::<NoneTape>().lt(SOFTPLUS_LINEAR);
+    let zeros = x.device().zeros_like(x.shape());
+    // The exponential only ever sees x < 20, so neither it nor its gradient overflows.
+    let safe = small.clone().choose(x.with_empty_tape(), zeros);
+    let smooth = (safe.exp() + 1.0).ln();
+    small.choose(smooth, x)
 }
 
 /// Elementwise `log Γ(x)` for `x > 0`, differentiable in `x`.
@@ -114,6 +125,18 @@ mod tests {
                 (f64::from(s) - digamma).abs() < 1e-3,
                 "{x}: {s} vs {digamma}"
             );
+        }
+    }
+
+    #[test]
+    fn softplus_has_the_logistic_derivative_everywhere_including_zero() {
+        let dev = Cpu::default();
+        let xs = [-30.0f32, -1.0, 0.0, 1.0, 19.9, 20.0, 50.0];
+        let t = dev.tensor(xs);
+        let g = softplus(t.leaky_trace()).sum().backward();
+        for (x, s) in xs.iter().zip(g.get(&t).array()) {
+            let want = 1.0 / (1.0 + (-f64::from(*x)).exp());
+            assert!((f64::from(s) - want).abs() < 1e-6, "x = {x}: {s} vs {want}");
         }
     }
 
