@@ -98,3 +98,10 @@ fn a_broken_negative_binomial_fails_the_suite() {
     let err = check_family(&Cpu::default(), &PoissonSampler, &spec()).unwrap_err();
     assert_eq!(err.check, "sample variance", "{err}");
 }
+
+// The one-line form, through the `dlvm` facade, with a larger total-count floor.
+dlvm::family_conformance_test!(
+    negative_binomial_with_a_higher_floor_conforms,
+    NegativeBinomial::new(0.5).unwrap(),
+    spec()
+);
