@@ -36,7 +36,7 @@ dlvm! {
 #[command(version, about)]
 struct Args {
     /// Passes over the training rows.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 200)]
     epochs: usize,
     /// Seed of the data, initialisation and training.
     #[arg(long, default_value_t = 0)]
