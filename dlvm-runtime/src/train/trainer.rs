@@ -305,13 +305,13 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
         }
     }
 
-    /// The checkpoint (or else the state file) of the last completed epoch, if one exists.
+    /// The checkpoint (or else the state file) on disk: the last good one, since files are
+    /// written only after a completed epoch.
     fn last_good_file(&self) -> Option<PathBuf> {
-        let written = self.history.epochs.len() > self.done || self.done > 0;
         [&self.config.checkpoint, &self.config.state]
             .into_iter()
             .flatten()
-            .find(|p| written && p.is_file())
+            .find(|p| p.is_file())
             .cloned()
     }
 
