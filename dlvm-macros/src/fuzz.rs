@@ -91,7 +91,7 @@ fn expand_source(source: &str) -> Option<TokenStream> {
     let tokens = TokenStream::from_str(source).ok()?;
     let output = expand_tokens(tokens);
     if let Err(e) = syn::parse2::<syn::File>(output.clone()) {
-        panic!("the expansion of\n{source}\nis not valid Rust: {e}\n{output}");
+        panic!("the expansion of\n{source}\nis not valid Rust: {e}");
     }
     Some(output)
 }
@@ -181,6 +181,21 @@ fn the_corpus_expands_without_panicking() {
         if name.starts_with("pass-") {
             assert!(!text.contains("compile_error"), "{name}: {text}");
         }
+    }
+}
+
+#[test]
+fn a_keyword_as_family_argument_is_a_compile_error_not_invalid_code() {
+    // Found by `mutated_declarations_never_panic`: `Gaussian(.., pub)` expanded to
+    // `builder.pub()`, which is not Rust.
+    for keyword in ["pub", "crate", "self", "type", "_"] {
+        let source = format!(
+            "model M {{ latent z: 2 ~ Normal(0, I); \
+             observed x: 3 ~ Gaussian(mlp(z; 4; tanh), xi = 0.1, {keyword}); \
+             encoder q(z | x) = mlp(x; 4; tanh); }}"
+        );
+        let text = expand_source(&source).expect("lexes").to_string();
+        assert!(text.contains("is a Rust keyword"), "{keyword}: {text}");
     }
 }
 

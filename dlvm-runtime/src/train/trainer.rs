@@ -157,6 +157,7 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
         let mut run = Self::new(model, config, train_rows);
         compare_settings(&saved.settings, &run.settings).map_err(mismatch)?;
         check_same_tensors(model, &saved.params).map_err(mismatch)?;
+        check_moments(&saved.params, &saved.adam).map_err(mismatch)?;
         write_tensors(model, &saved.params, false).map_err(mismatch)?;
         if let Some(score) = saved.best_score.filter(|_| !saved.best.is_empty()) {
             let mut best = model.clone();
@@ -496,6 +497,24 @@ fn check_same_tensors<M: Dlvm<D>, D: Device<f32>>(
             M::NAME,
             own.len()
         ));
+    }
+    Ok(())
+}
+
+/// Checks that Adam's moments are absent (no step yet) or match the trainable tensors.
+fn check_moments(params: &[NamedTensor], adam: &AdamState) -> std::result::Result<(), String> {
+    let trainable: Vec<&NamedTensor> = params.iter().filter(|t| t.trainable).collect();
+    for moments in [&adam.moment1, &adam.moment2] {
+        let fits = moments.len() == trainable.len()
+            && moments
+                .iter()
+                .zip(&trainable)
+                .all(|(m, p)| m.name == p.name && m.values.len() == p.values.len());
+        if !(fits || moments.is_empty()) {
+            return Err(
+                "its optimiser moments do not match its parameters; the file is corrupt".into(),
+            );
+        }
     }
     Ok(())
 }
