@@ -63,9 +63,9 @@ pub struct UpdateReport {
 }
 
 impl AdamState {
-    /// Computes one Adam update of `params` (trainable tensors only, visiting order) from
-    /// `grads` for *minimising* the loss, returning the new parameter values. `self` advances
-    /// only when the update is accepted, so a refused update leaves no trace.
+    /// One Adam update of `params` (trainable tensors only, visiting order, updated in place)
+    /// from `grads` for *minimising* the loss. The update is first computed and checked in
+    /// full, then committed: a refused update leaves `params` and `self` unchanged.
     ///
     /// # Formula
     /// With `g` the gradient, rescaled by `min(1, c / ‖g‖₂)` when clipping at `c`:
@@ -74,34 +74,30 @@ impl AdamState {
     ///
     /// # Errors
     /// [`UpdateError::Gradient`] for a NaN/infinite gradient, [`UpdateError::Parameter`] when a
-    /// new parameter would not be finite, [`UpdateError::Mismatch`] when the lists disagree.
+    /// new parameter would not be finite, [`UpdateError::Mismatch`] when the lists (or the
+    /// moments) disagree.
     pub fn update(
         &mut self,
         settings: &AdamSettings,
-        params: &[NamedTensor],
+        params: &mut [NamedTensor],
         grads: &[NamedTensor],
-    ) -> Result<(Vec<NamedTensor>, UpdateReport), UpdateError> {
+    ) -> Result<UpdateReport, UpdateError> {
         check_pairing(params, grads)?;
+        let fresh = self.moment1.is_empty() && self.moment2.is_empty();
+        if !fresh {
+            check_pairing(params, &self.moment1)?;
+            check_pairing(params, &self.moment2)?;
+        }
         let grad_norm = finite_norm(grads)?;
         let scale = match settings.clip_norm {
             Some(c) if grad_norm > c => (c / grad_norm) as f32,
             _ => 1.0,
         };
-        let (mut moment1, mut moment2) = self.moments_for(params);
-        let t = self.step + 1;
-        let power = i32::try_from(t).unwrap_or(i32::MAX);
-        let [b1, b2] = settings.betas.map(|b| b as f32);
-        let (lr, eps) = (settings.learning_rate as f32, settings.eps as f32);
-        let correction1 = (1.0 - b1.powi(power)).recip();
-        let correction2 = (1.0 - b2.powi(power)).recip();
-        let mut updated = params.to_vec();
-        for (k, tensor) in updated.iter_mut().enumerate() {
-            let (m, v) = (&mut moment1[k].values, &mut moment2[k].values);
-            for (i, theta) in tensor.values.iter_mut().enumerate() {
-                let g = grads[k].values[i] * scale;
-                m[i] = m[i] * b1 + g * (1.0 - b1);
-                v[i] = v[i] * b2 + g * g * (1.0 - b2);
-                let new = *theta - lr * (m[i] * correction1) / ((v[i] * correction2).sqrt() + eps);
+        let step = Step::new(settings, self.step + 1, scale);
+        for (k, tensor) in params.iter().enumerate() {
+            for (i, &theta) in tensor.values.iter().enumerate() {
+                let (m, v) = self.moments_at(k, i);
+                let (_, _, new) = step.apply(theta, grads[k].values[i], m, v);
                 if !new.is_finite() {
                     return Err(UpdateError::Parameter {
                         parameter: tensor.name.clone(),
@@ -109,35 +105,82 @@ impl AdamState {
                         value: new,
                     });
                 }
-                *theta = new;
             }
         }
-        self.step = t;
-        self.moment1 = moment1;
-        self.moment2 = moment2;
-        Ok((
-            updated,
-            UpdateReport {
-                grad_norm,
-                clipped: scale < 1.0,
-            },
-        ))
+        if fresh {
+            self.moment1 = zeros_like(params);
+            self.moment2 = zeros_like(params);
+        }
+        for (k, tensor) in params.iter_mut().enumerate() {
+            let (m, v) = (&mut self.moment1[k].values, &mut self.moment2[k].values);
+            for (i, theta) in tensor.values.iter_mut().enumerate() {
+                (m[i], v[i], *theta) = step.apply(*theta, grads[k].values[i], m[i], v[i]);
+            }
+        }
+        self.step += 1;
+        Ok(UpdateReport {
+            grad_norm,
+            clipped: scale < 1.0,
+        })
     }
 
-    /// The current moments, or zeros shaped like `params` before the first update.
-    fn moments_for(&self, params: &[NamedTensor]) -> (Vec<NamedTensor>, Vec<NamedTensor>) {
-        if self.moment1.len() == params.len() && self.moment2.len() == params.len() {
-            return (self.moment1.clone(), self.moment2.clone());
-        }
-        let zeros: Vec<NamedTensor> = params
-            .iter()
-            .map(|p| NamedTensor {
-                values: vec![0.0; p.values.len()],
-                ..p.clone()
-            })
-            .collect();
-        (zeros.clone(), zeros)
+    /// The moments of element `i` of tensor `k` (zeros before the first update).
+    fn moments_at(&self, k: usize, i: usize) -> (f32, f32) {
+        let get = |moments: &[NamedTensor]| {
+            moments
+                .get(k)
+                .and_then(|t| t.values.get(i))
+                .copied()
+                .unwrap_or(0.0)
+        };
+        (get(&self.moment1), get(&self.moment2))
     }
+}
+
+/// The constants of one Adam step, in `f32` as dfdx's kernel computes them.
+struct Step {
+    b1: f32,
+    b2: f32,
+    lr: f32,
+    eps: f32,
+    correction1: f32,
+    correction2: f32,
+    scale: f32,
+}
+
+impl Step {
+    fn new(settings: &AdamSettings, t: u64, scale: f32) -> Self {
+        let power = i32::try_from(t).unwrap_or(i32::MAX);
+        let [b1, b2] = settings.betas.map(|b| b as f32);
+        Self {
+            b1,
+            b2,
+            lr: settings.learning_rate as f32,
+            eps: settings.eps as f32,
+            correction1: (1.0 - b1.powi(power)).recip(),
+            correction2: (1.0 - b2.powi(power)).recip(),
+            scale,
+        }
+    }
+
+    /// `(m, v, θ)` after the step, from `θ`, the raw gradient `g` and the old `(m, v)`.
+    fn apply(&self, theta: f32, g: f32, m: f32, v: f32) -> (f32, f32, f32) {
+        let g = g * self.scale;
+        let m = m * self.b1 + g * (1.0 - self.b1);
+        let v = v * self.b2 + g * g * (1.0 - self.b2);
+        let update = self.lr * (m * self.correction1) / ((v * self.correction2).sqrt() + self.eps);
+        (m, v, theta - update)
+    }
+}
+
+fn zeros_like(params: &[NamedTensor]) -> Vec<NamedTensor> {
+    params
+        .iter()
+        .map(|p| NamedTensor {
+            values: vec![0.0; p.values.len()],
+            ..p.clone()
+        })
+        .collect()
 }
 
 /// Checks that parameters and gradients list the same tensors with the same sizes.
@@ -209,11 +252,11 @@ mod tests {
     fn the_first_step_moves_each_parameter_by_the_learning_rate() {
         // After one step m̂ = g and v̂ = g², so θ moves by α g / (|g| + ε) ≈ α sign(g).
         let mut state = AdamState::default();
-        let params = [tensor("w", vec![1.0, 1.0, 1.0])];
+        let mut params = [tensor("w", vec![1.0, 1.0, 1.0])];
         let grads = [tensor("w", vec![3.0, -0.5, 0.0])];
-        let (new, report) = state.update(&settings(None), &params, &grads).unwrap();
+        let report = state.update(&settings(None), &mut params, &grads).unwrap();
         let want = [0.9f32, 1.1, 1.0];
-        for (got, want) in new[0].values.iter().zip(want) {
+        for (got, want) in params[0].values.iter().zip(want) {
             assert!((got - want).abs() < 1e-6, "{got} vs {want}");
         }
         assert!((report.grad_norm - 9.25f64.sqrt()).abs() < 1e-9);
@@ -227,15 +270,18 @@ mod tests {
     fn clipping_rescales_the_gradient_to_the_given_norm() {
         // Clipping at 1 rescales g = (3, 4) (norm 5) to (0.6, 0.8): m = 0.1 g' after one step.
         let mut state = AdamState::default();
-        let params = [tensor("w", vec![0.0, 0.0])];
+        let mut params = [tensor("w", vec![0.0, 0.0])];
         let grads = [tensor("w", vec![3.0, 4.0])];
-        let (_, report) = state.update(&settings(Some(1.0)), &params, &grads).unwrap();
+        let report = state
+            .update(&settings(Some(1.0)), &mut params, &grads)
+            .unwrap();
         assert!(report.clipped && (report.grad_norm - 5.0).abs() < 1e-9);
         assert!((state.moment1[0].values[0] - 0.06).abs() < 1e-7);
         assert!((state.moment1[0].values[1] - 0.08).abs() < 1e-7);
         let mut unclipped = AdamState::default();
-        let (_, report) = unclipped
-            .update(&settings(Some(10.0)), &params, &grads)
+        let mut params = [tensor("w", vec![0.0, 0.0])];
+        let report = unclipped
+            .update(&settings(Some(10.0)), &mut params, &grads)
             .unwrap();
         assert!(!report.clipped);
         assert!((unclipped.moment1[0].values[0] - 0.3).abs() < 1e-7);
@@ -244,19 +290,21 @@ mod tests {
     #[test]
     fn a_non_finite_gradient_is_refused_and_leaves_the_state_unchanged() {
         let mut state = AdamState::default();
-        let params = [tensor("a", vec![1.0]), tensor("b", vec![1.0, 2.0])];
+        let mut params = [tensor("a", vec![1.0]), tensor("b", vec![1.0, 2.0])];
         let good = [tensor("a", vec![1.0]), tensor("b", vec![1.0, 1.0])];
-        state.update(&settings(None), &params, &good).unwrap();
-        let before = state.clone();
+        state.update(&settings(None), &mut params, &good).unwrap();
+        let before = (state.clone(), params.clone());
         let bad = [tensor("a", vec![1.0]), tensor("b", vec![1.0, f32::NAN])];
-        let err = state.update(&settings(None), &params, &bad).unwrap_err();
+        let err = state
+            .update(&settings(None), &mut params, &bad)
+            .unwrap_err();
         match err {
             UpdateError::Gradient {
                 parameter, index, ..
             } => assert_eq!((parameter.as_str(), index), ("b", 1)),
             other => panic!("unexpected {other:?}"),
         }
-        assert_eq!(state, before);
+        assert_eq!((state, params), before);
     }
 
     #[test]
@@ -266,11 +314,11 @@ mod tests {
             learning_rate: 1e39,
             ..settings(None)
         };
-        let params = [tensor("w", vec![0.0])];
-        let err = state
-            .update(&huge, &params, &[tensor("w", vec![1.0])])
-            .unwrap_err();
+        let mut params = [tensor("w", vec![0.0]), tensor("u", vec![0.0])];
+        let grads = [tensor("w", vec![0.0]), tensor("u", vec![1.0])];
+        let err = state.update(&huge, &mut params, &grads).unwrap_err();
         assert!(matches!(err, UpdateError::Parameter { .. }), "{err:?}");
-        assert_eq!(state.step, 0);
+        assert_eq!(state, AdamState::default());
+        assert_eq!(params[0].values, [0.0], "nothing was committed");
     }
 }

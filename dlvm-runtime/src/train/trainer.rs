@@ -108,6 +108,9 @@ struct Run<'c, M: Dlvm<D>, D: Device<f32>> {
     config: &'c TrainConfig,
     settings: RunSettings,
     adam: AdamState,
+    /// The trainable parameters on the host, equal to the model's between steps (`None`: to
+    /// be read from the model).
+    params: Option<Vec<NamedTensor>>,
     grads: Option<Gradients<f32, D>>,
     rng: ChaCha12Rng,
     order: Vec<usize>,
@@ -124,6 +127,7 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
             config,
             settings: run_settings(config, train_rows),
             adam: AdamState::default(),
+            params: None,
             grads: Some(model.alloc_grads()),
             rng: ChaCha12Rng::seed_from_u64(config.seed),
             order: Vec::new(),
@@ -259,8 +263,14 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
         batch: usize,
     ) -> Result<()> {
         let device = |e: D::Err| DlvmError::Device(format!("reading parameters failed: {e:?}"));
-        let mut params = read_tensors(model).map_err(device)?;
-        params.retain(|t| t.trainable);
+        let mut params = match self.params.take() {
+            Some(params) => params,
+            None => {
+                let mut all = read_tensors(model).map_err(device)?;
+                all.retain(|t| t.trainable);
+                all
+            }
+        };
         let gradients = read_gradients(model, grads).map_err(device)?;
         let settings = AdamSettings {
             learning_rate: self.config.learning_rate,
@@ -268,23 +278,25 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
             eps: 1e-8,
             clip_norm: self.config.clip_grad_norm,
         };
-        let (what, parameter, index, value) = match self.adam.update(&settings, &params, &gradients)
-        {
-            Ok((updated, _)) => {
-                return write_tensors(model, &updated, true).map_err(DlvmError::Device)
-            }
-            Err(UpdateError::Mismatch(reason)) => return Err(DlvmError::Device(reason)),
-            Err(UpdateError::Gradient {
-                parameter,
-                index,
-                value,
-            }) => ("gradient", parameter, index, value),
-            Err(UpdateError::Parameter {
-                parameter,
-                index,
-                value,
-            }) => ("update", parameter, index, value),
-        };
+        let (what, parameter, index, value) =
+            match self.adam.update(&settings, &mut params, &gradients) {
+                Ok(_) => {
+                    write_tensors(model, &params, true).map_err(DlvmError::Device)?;
+                    self.params = Some(params);
+                    return Ok(());
+                }
+                Err(UpdateError::Mismatch(reason)) => return Err(DlvmError::Device(reason)),
+                Err(UpdateError::Gradient {
+                    parameter,
+                    index,
+                    value,
+                }) => ("gradient", parameter, index, value),
+                Err(UpdateError::Parameter {
+                    parameter,
+                    index,
+                    value,
+                }) => ("update", parameter, index, value),
+            };
         Err(DlvmError::NonFiniteParameter {
             epoch,
             batch,
