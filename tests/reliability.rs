@@ -301,7 +301,7 @@ fn wait_for(path: &Path, limit: Duration) -> bool {
         if start.elapsed() > limit {
             return false;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(1));
     }
     true
 }
