@@ -64,6 +64,42 @@ pub enum DlvmError {
     /// An output family failed the conformance suite.
     #[error(transparent)]
     Conformance(#[from] crate::family::conformance::ConformanceError),
+    /// Training produced a NaN or infinite gradient, or an update that would make a parameter
+    /// NaN or infinite; the model keeps its last finite parameters.
+    #[error(
+        "training diverged at epoch {epoch}, batch {batch}: the {what} of parameter `{parameter}` \
+         (element {index}) is {value}; the model keeps its last finite parameters; lower the \
+         learning rate or set `clip_grad_norm`{}",
+        checkpoint_hint(.checkpoint)
+    )]
+    NonFiniteParameter {
+        /// 1-based epoch.
+        epoch: usize,
+        /// 0-based batch within the epoch.
+        batch: usize,
+        /// `gradient` or `update`.
+        what: &'static str,
+        /// The tensor's name, e.g. `decoder.0.weight`.
+        parameter: String,
+        /// The element within the tensor (row-major).
+        index: usize,
+        /// The offending value.
+        value: f32,
+        /// The last good checkpoint or state file, if one was written.
+        checkpoint: Option<PathBuf>,
+    },
+    /// A training state does not fit this run: another model, or other settings.
+    #[error(
+        "cannot resume from `{path}`: {reason}; resume with the model and settings of the \
+         interrupted run, or start a new run without `resume`",
+        path = .path.display()
+    )]
+    Resume {
+        /// The state file.
+        path: PathBuf,
+        /// What differs, e.g. the setting `batch_size`: 40 saved, 50 given.
+        reason: String,
+    },
 }
 
 fn checkpoint_hint(checkpoint: &Option<PathBuf>) -> String {
