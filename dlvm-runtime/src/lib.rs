@@ -11,12 +11,14 @@
 //! - [`train`]: Adam training with validation, early stopping, history and checkpoints.
 //! - [`data`]: `.npy`/`.npy.gz` reading and data sets checked against a model.
 //! - [`plot`]: PNG image grids.
+//! - [`impute`]: missing-data imputation (pseudo-Gibbs, Metropolis-within-Gibbs), masks, metrics.
 
 pub mod batch;
 pub mod bound;
 pub mod data;
 pub mod error;
 pub mod family;
+pub mod impute;
 pub mod init;
 pub mod latent;
 pub mod model;
@@ -34,6 +36,7 @@ pub mod prelude {
     pub use crate::data::{read_npy, DataError, Dataset};
     pub use crate::error::DlvmError;
     pub use crate::family::{Bernoulli, Diagonal, Gaussian, Isotropic, OutputFamily};
+    pub use crate::impute::{Imputation, ImputeOptions, Init, Mask, Single};
     pub use crate::model::Dlvm;
     pub use crate::sample::{reconstruct, sample_prior, Draws};
     pub use crate::train::{load_checkpoint, save_checkpoint, History, TrainConfig, Trainer};
