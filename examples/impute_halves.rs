@@ -177,6 +177,8 @@ fn trained_model(
     };
     let history = Trainer::new(config).fit(&mut model, &train, Some(&valid))?;
     history.write_csv(args.out.join("history.csv"))?;
+    // The trainer's per-epoch checkpoint holds the last epoch; save the restored best one.
+    model.save(args.out.join("model.safetensors"))?;
     let best = history.best_epoch.unwrap_or(history.epochs.len());
     println!(
         "trained {} epochs on {} images (best validation epoch {best})",

@@ -96,10 +96,10 @@ fn incomplete_points() -> (Dataset, Mask) {
 
 fn long_run(seed: u64) -> ImputeOptions {
     ImputeOptions {
-        iterations: 700,
-        burn_in: 200,
+        iterations: 4000,
+        burn_in: 1000,
         thin: 1,
-        keep: 500,
+        keep: 3000,
         init: Init::Zeros,
         seed,
         progress: false,
@@ -156,6 +156,7 @@ fn metropolis_within_gibbs_with_a_wrong_encoder_draws_from_the_exact_conditional
         acceptance > 0.05 && acceptance < 0.99,
         "acceptance {acceptance}"
     );
+    eprintln!("MWG acceptance {acceptance:.3}");
     for ((name, (got, se)), want) in NAMES
         .iter()
         .zip(estimates(&run, mean))
@@ -163,6 +164,7 @@ fn metropolis_within_gibbs_with_a_wrong_encoder_draws_from_the_exact_conditional
     {
         // 4.5 standard errors: a false alarm has probability ~7e-6 per statistic (normal chain
         // averages over 400 independent chains); f32 rounding is far below the tolerance.
+        eprintln!("{name}: MWG {got:.4} ± {se:.4} vs exact {want:.4}");
         assert!(
             (got - want).abs() < 4.5 * se,
             "{name}: MWG {got} ± {se} vs exact {want}"
@@ -183,6 +185,7 @@ fn pseudo_gibbs_with_the_same_wrong_encoder_is_measurably_off() {
         .zip(exact_expectations(mean, cov))
         .map(|((name, (got, se)), want)| ((got - want).abs() / se, *name))
         .collect();
+    eprintln!("pseudo-Gibbs |bias| / se: {z_scores:?}");
     // Off by more than 10 of its own standard errors in at least one statistic: far beyond
     // Monte Carlo noise, so pseudo-Gibbs targets a different distribution.
     assert!(

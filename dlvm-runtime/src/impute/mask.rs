@@ -27,7 +27,7 @@ impl Mask {
     /// # Errors
     /// [`DlvmError::Length`] when `missing.len() != rows * cols`.
     pub fn from_bools(rows: usize, cols: usize, missing: Vec<bool>) -> Result<Self> {
-        let expected = rows.checked_mul(cols).unwrap_or(usize::MAX);
+        let expected = rows.saturating_mul(cols);
         if missing.len() != expected {
             return Err(DlvmError::Length {
                 what: "missing",
