@@ -272,7 +272,8 @@ fn write_grid(path: &Path, images: &Dataset, table: &[Row]) -> Result<(), DlvmEr
         let range = i * p..(i + 1) * p;
         for (_, mask, pg, mwg) in table {
             panels.extend_from_slice(images.row(i));
-            let observed = images.row(i).iter().zip(mask.row(i));
+            let flags = mask.row(i).unwrap_or(&[]);
+            let observed = images.row(i).iter().zip(flags);
             panels.extend(observed.map(|(&v, &m)| if m { 0.5 } else { v }));
             panels.extend_from_slice(&pg.run.family_mean[range.clone()]);
             panels.extend_from_slice(&mwg.run.family_mean[range.clone()]);

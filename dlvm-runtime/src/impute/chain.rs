@@ -149,7 +149,7 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
     fn for_each_incomplete_row(&mut self, raw: &[f32], mut fill: impl FnMut(&[f32], &mut [f32])) {
         let (p, width) = (M::observed_dim(), raw_width::<M, D>());
         for i in 0..self.n {
-            let missing = self.mask.row(i);
+            let missing = self.mask.row_flags(i);
             if !missing.contains(&true) {
                 continue;
             }

@@ -129,11 +129,13 @@ impl Mask {
         &self.missing
     }
 
-    /// The flags of row `i`.
-    ///
-    /// # Panics
-    /// When `i >= rows()`.
-    pub fn row(&self, i: usize) -> &[bool] {
+    /// The flags of row `i`, `None` when `i >= rows()`.
+    pub fn row(&self, i: usize) -> Option<&[bool]> {
+        self.missing.get(i * self.cols..(i + 1) * self.cols)
+    }
+
+    /// The flags of row `i < rows()` (callers iterate over `0..rows()`).
+    pub(crate) fn row_flags(&self, i: usize) -> &[bool] {
         &self.missing[i * self.cols..(i + 1) * self.cols]
     }
 
@@ -171,8 +173,12 @@ mod tests {
         assert_eq!(top.missing(), &[true, true, false, false, false, false]);
         let bottom = Mask::bottom_half(2, 3, 2).unwrap();
         assert_eq!(bottom.rows(), 2);
-        assert_eq!(bottom.row(1), &[false, false, true, true, true, true]);
+        assert_eq!(
+            bottom.row(1).unwrap(),
+            &[false, false, true, true, true, true]
+        );
         assert_eq!(bottom.count_missing(), 8);
+        assert_eq!(bottom.row(2), None);
     }
 
     #[test]

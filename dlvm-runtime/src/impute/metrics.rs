@@ -161,7 +161,7 @@ pub fn binary_metrics(truth: &[f32], imputed: &[f32], mask: &Mask) -> Result<Bin
         for ((&t, &v), &m) in truth[range.clone()]
             .iter()
             .zip(&imputed[range])
-            .zip(mask.row(i))
+            .zip(mask.row_flags(i))
         {
             whole.add(t, v);
             whole_all.add(t, v);
@@ -171,7 +171,7 @@ pub fn binary_metrics(truth: &[f32], imputed: &[f32], mask: &Mask) -> Result<Bin
             }
         }
         whole_sum = whole_sum.add(whole.scores());
-        if mask.row(i).contains(&true) {
+        if mask.row_flags(i).contains(&true) {
             points_with_missing += 1;
             missing_sum = missing_sum.add(missing.scores());
         }
