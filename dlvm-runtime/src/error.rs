@@ -99,6 +99,32 @@ pub enum DlvmError {
         path: PathBuf,
         /// What differs, e.g. the setting `batch_size`: 40 saved, 50 given.
         reason: String,
+    /// A missingness mask does not have the shape of the data it is applied to.
+    #[error(
+        "the mask is {mask_rows} x {mask_cols} but the data is {data_rows} x {data_cols}; \
+         build the mask for this data (e.g. `Mask::top_half(data.rows(), height, width)`)"
+    )]
+    MaskShape {
+        /// Rows of the mask.
+        mask_rows: usize,
+        /// Columns of the mask.
+        mask_cols: usize,
+        /// Rows of the data.
+        data_rows: usize,
+        /// Columns of the data.
+        data_cols: usize,
+    },
+    /// Two buffers that must describe the same entries have different lengths.
+    #[error("`{what}` has {got} values but {expected} are needed; {fix}")]
+    Length {
+        /// The argument at fault.
+        what: &'static str,
+        /// The number of values needed.
+        expected: usize,
+        /// The number of values given.
+        got: usize,
+        /// How to fix it.
+        fix: &'static str,
     },
 }
 

@@ -2,6 +2,7 @@
 
 mod family;
 mod impls;
+mod impute;
 mod networks;
 
 use crate::valid::CheckedModel;
@@ -16,6 +17,7 @@ pub fn model(m: &CheckedModel) -> TokenStream {
     let collection = impls::tensor_collection(m);
     let dlvm = impls::dlvm_trait(m);
     let typed = impls::typed_api(m);
+    let impute = impute::methods(m);
     quote! {
         #definition
         #family
@@ -23,5 +25,6 @@ pub fn model(m: &CheckedModel) -> TokenStream {
         #collection
         #dlvm
         #typed
+        #impute
     }
 }
