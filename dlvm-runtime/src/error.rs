@@ -99,6 +99,7 @@ pub enum DlvmError {
         path: PathBuf,
         /// What differs, e.g. the setting `batch_size`: 40 saved, 50 given.
         reason: String,
+    },
     /// A missingness mask does not have the shape of the data it is applied to.
     #[error(
         "the mask is {mask_rows} x {mask_cols} but the data is {data_rows} x {data_cols}; \
