@@ -5,7 +5,8 @@
 //! ```
 //! Prints per-epoch train and validation ELBO and samples/s, the final test ELBO, and writes
 //! `samples.png` (100 model samples, pixel probabilities), `reconstructions.png` (rows alternate:
-//! 10 test images, then their reconstructions), `history.csv`, `history.json` and `model.safetensors`.
+//! 10 test images, then their reconstructions), `history.csv`, `history.json`, `model.safetensors`
+//! and `train.state` (the full training state: `--resume` continues from it).
 
 use clap::Parser;
 use dlvm::prelude::*;
@@ -23,7 +24,7 @@ dlvm! {
 
 /// Train a VAE on binarized MNIST and report its ELBO.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Passes over the 50000 training images.
     #[arg(long, default_value_t = 10)]
@@ -40,6 +41,12 @@ struct Args {
     /// Directory for figures, history and the checkpoint.
     #[arg(long, default_value = "out/mnist_vae")]
     out: PathBuf,
+    /// Rescale each minibatch gradient to at most this Euclidean norm.
+    #[arg(long)]
+    clip_grad_norm: Option<f64>,
+    /// Continue the run saved in `<out>/train.state` (same settings) up to `--epochs`.
+    #[arg(long)]
+    resume: bool,
     /// Directory holding binarized_mnist_{train,valid,test}.npy.gz.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/data"))]
     data: PathBuf,
@@ -71,10 +78,22 @@ fn run(args: Args) -> Result<(), DlvmError> {
         learning_rate: args.lr,
         seed: args.seed,
         checkpoint: Some(args.out.join("model.safetensors")),
+        clip_grad_norm: args.clip_grad_norm,
+        state: Some(args.out.join("train.state")),
         ..Default::default()
     };
     let start = Instant::now();
-    let history = Trainer::new(config).fit(&mut model, &train, Some(&valid))?;
+    let trainer = Trainer::new(config);
+    let history = if args.resume {
+        trainer.resume(
+            &mut model,
+            &train,
+            Some(&valid),
+            args.out.join("train.state"),
+        )?
+    } else {
+        trainer.fit(&mut model, &train, Some(&valid))?
+    };
     let seconds = start.elapsed().as_secs_f64();
     history.write_csv(args.out.join("history.csv"))?;
     history.write_json(args.out.join("history.json"))?;
@@ -85,7 +104,7 @@ fn run(args: Args) -> Result<(), DlvmError> {
         .iter()
         .map(|r| r.samples_per_sec)
         .sum::<f64>()
-        / history.epochs.len() as f64;
+        / history.epochs.len().max(1) as f64;
     write_figures(&model, &test, &args.out)?;
     println!(
         "done: {} epochs in {seconds:.1} s ({rate:.0} samples/s); test ELBO {test_elbo} nats; outputs in {}",

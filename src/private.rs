@@ -13,6 +13,9 @@ pub use dlvm_runtime::bound::{
 };
 pub use dlvm_runtime::data::Dataset;
 pub use dlvm_runtime::family::{FamilyBuilder, FamilyError, OutputFamily};
+pub use dlvm_runtime::impute::{
+    metropolis_within_gibbs, pseudo_gibbs, Imputation, ImputeOptions, Mask,
+};
 pub use dlvm_runtime::init::init_parameters;
 pub use dlvm_runtime::latent::Posterior;
 pub use dlvm_runtime::model::Dlvm;

@@ -8,6 +8,8 @@ mod ast;
 mod ctxt;
 mod expand;
 mod fallback;
+#[cfg(test)]
+mod fuzz;
 mod parse;
 mod valid;
 

@@ -143,6 +143,16 @@ impl Parse for Observed {
 impl Parse for FamilyArg {
     fn parse(input: ParseStream) -> Result<Self> {
         let name = input.call(Ident::parse_any)?;
+        // Arguments become builder method calls: a keyword there would expand to invalid Rust.
+        if syn::parse_str::<Ident>(&name.to_string()).is_err() {
+            return Err(syn::Error::new(
+                name.span(),
+                format!(
+                    "`{name}` is a Rust keyword and cannot name a family argument; write the \
+                     family's argument names, e.g. `Gaussian(mlp(z; 200; tanh), xi = 0.01)`"
+                ),
+            ));
+        }
         let value = if input.peek(Token![=]) {
             input.parse::<Token![=]>()?;
             Some(input.parse()?)

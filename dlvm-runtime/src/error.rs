@@ -61,6 +61,72 @@ pub enum DlvmError {
     /// The device failed (e.g. out of memory).
     #[error("device error: {0}")]
     Device(String),
+    /// An output family failed the conformance suite.
+    #[error(transparent)]
+    Conformance(#[from] crate::family::conformance::ConformanceError),
+    /// Training produced a NaN or infinite gradient, or an update that would make a parameter
+    /// NaN or infinite; the model keeps its last finite parameters.
+    #[error(
+        "training diverged at epoch {epoch}, batch {batch}: the {what} of parameter `{parameter}` \
+         (element {index}) is {value}; the model keeps its last finite parameters; lower the \
+         learning rate or set `clip_grad_norm`{}",
+        checkpoint_hint(.checkpoint)
+    )]
+    NonFiniteParameter {
+        /// 1-based epoch.
+        epoch: usize,
+        /// 0-based batch within the epoch.
+        batch: usize,
+        /// `gradient` or `update`.
+        what: &'static str,
+        /// The tensor's name, e.g. `decoder.0.weight`.
+        parameter: String,
+        /// The element within the tensor (row-major).
+        index: usize,
+        /// The offending value.
+        value: f32,
+        /// The last good checkpoint or state file, if one was written.
+        checkpoint: Option<PathBuf>,
+    },
+    /// A training state does not fit this run: another model, or other settings.
+    #[error(
+        "cannot resume from `{path}`: {reason}; resume with the model and settings of the \
+         interrupted run, or start a new run without `resume`",
+        path = .path.display()
+    )]
+    Resume {
+        /// The state file.
+        path: PathBuf,
+        /// What differs, e.g. the setting `batch_size`: 40 saved, 50 given.
+        reason: String,
+    },
+    /// A missingness mask does not have the shape of the data it is applied to.
+    #[error(
+        "the mask is {mask_rows} x {mask_cols} but the data is {data_rows} x {data_cols}; \
+         build the mask for this data (e.g. `Mask::top_half(data.rows(), height, width)`)"
+    )]
+    MaskShape {
+        /// Rows of the mask.
+        mask_rows: usize,
+        /// Columns of the mask.
+        mask_cols: usize,
+        /// Rows of the data.
+        data_rows: usize,
+        /// Columns of the data.
+        data_cols: usize,
+    },
+    /// Two buffers that must describe the same entries have different lengths.
+    #[error("`{what}` has {got} values but {expected} are needed; {fix}")]
+    Length {
+        /// The argument at fault.
+        what: &'static str,
+        /// The number of values needed.
+        expected: usize,
+        /// The number of values given.
+        got: usize,
+        /// How to fix it.
+        fix: &'static str,
+    },
     /// No nonparametric-mixture upper bound is available for the family.
     #[error("no nonparametric likelihood bound for the {family} family: {reason}")]
     NoNonparametricBound {

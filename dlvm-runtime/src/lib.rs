@@ -12,6 +12,7 @@
 //! - [`data`]: `.npy`/`.npy.gz` reading and data sets checked against a model.
 //! - [`plot`]: PNG image grids.
 //! - [`chart`]: PNG line and scatter charts.
+//! - [`impute`]: missing-data imputation (pseudo-Gibbs, Metropolis-within-Gibbs), masks, metrics.
 
 pub mod batch;
 pub mod bound;
@@ -19,6 +20,7 @@ pub mod chart;
 pub mod data;
 pub mod error;
 pub mod family;
+pub mod impute;
 pub mod init;
 pub mod latent;
 pub mod model;
@@ -40,6 +42,8 @@ pub mod prelude {
     pub use crate::data::{read_npy, DataError, Dataset};
     pub use crate::error::DlvmError;
     pub use crate::family::{Bernoulli, Diagonal, Gaussian, Isotropic, OutputFamily};
+    pub use crate::family::{Categorical, ContinuousBernoulli, Poisson, StudentT};
+    pub use crate::impute::{Imputation, ImputeOptions, Init, Mask, Single};
     pub use crate::model::Dlvm;
     pub use crate::sample::{reconstruct, sample_prior, Draws};
     pub use crate::train::{load_checkpoint, save_checkpoint, History, TrainConfig, Trainer};

@@ -3,7 +3,9 @@
 use dfdx::nn::modules::{Module, NonMutableModule, ZeroSizedModule};
 use dfdx::prelude::*;
 
-/// The softplus activation `log(1 + eˣ)`, computed stably as `max(x, 0) + log(1 + e^{-|x|})`.
+/// The softplus activation `log(1 + eˣ)`, computed stably by
+/// [`family::special::softplus`](crate::family::special::softplus): its gradient is the logistic
+/// function everywhere, including at 0.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Softplus;
 
@@ -15,8 +17,7 @@ impl<S: Shape, D: Device<f32>, T: Tape<f32, D>> Module<Tensor<S, f32, D, T>> for
     type Error = D::Err;
 
     fn try_forward(&self, x: Tensor<S, f32, D, T>) -> Result<Self::Output, D::Err> {
-        let tail = (x.with_empty_tape().try_abs()?.try_negate()?.try_exp()? + 1.0).try_ln()?;
-        x.try_relu()?.try_add(tail)
+        Ok(crate::family::special::softplus(x))
     }
 }
 
@@ -33,5 +34,25 @@ impl<S: Shape, D: Device<f32>, T: Tape<f32, D>> Module<Tensor<S, f32, D, T>> for
 
     fn try_forward(&self, x: Tensor<S, f32, D, T>) -> Result<Self::Output, D::Err> {
         Ok(x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softplus_gradient_is_the_logistic_function_including_at_zero() {
+        let dev = Cpu::default();
+        let x = dev.tensor([-3.0f32, 0.0, 2.0]);
+        let y = Softplus.forward(x.leaky_trace());
+        let g = y.sum().backward();
+        for (got, x) in g.get(&x).as_vec().into_iter().zip([-3.0f32, 0.0, 2.0]) {
+            let want = 1.0 / (1.0 + (-x).exp());
+            assert!(
+                (got - want).abs() < 1e-6,
+                "softplus'({x}) = {got}, want {want}"
+            );
+        }
     }
 }

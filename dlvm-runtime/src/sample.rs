@@ -9,7 +9,7 @@ use dfdx::prelude::*;
 use rand::{rngs::StdRng, SeedableRng};
 
 /// Draws for `n` points, row-major `(n, p)`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Draws {
     /// The family mean `E[x | z]` at each latent draw (e.g. pixel probabilities).
     pub mean: Vec<f32>,
@@ -19,6 +19,9 @@ pub struct Draws {
 
 /// `n` draws from the model: `z ~ N(0, I)`, then the family's mean and a sample at `f(z)`.
 pub fn sample_prior<M: Dlvm<D>, D: Device<f32>>(model: &M, n: usize, seed: u64) -> Draws {
+    if n == 0 {
+        return Draws::default();
+    }
     let mut rng = StdRng::seed_from_u64(seed);
     let z = standard_normal::<M::Latent, D>(model.device(), n, &mut rng);
     decode_draws(model, z, &mut rng)
@@ -27,7 +30,7 @@ pub fn sample_prior<M: Dlvm<D>, D: Device<f32>>(model: &M, n: usize, seed: u64) 
 /// Reconstructions of the given rows: `z ~ q(z | x)`, then the family's mean and a sample at `f(z)`.
 ///
 /// # Errors
-/// The data does not fit the model.
+/// The data does not fit the model, or a row index is out of range.
 pub fn reconstruct<M: Dlvm<D>, D: Device<f32>>(
     model: &M,
     data: &Dataset,
@@ -35,6 +38,10 @@ pub fn reconstruct<M: Dlvm<D>, D: Device<f32>>(
     seed: u64,
 ) -> Result<Draws> {
     check_dataset(model, data)?;
+    data.check_rows(rows)?;
+    if rows.is_empty() {
+        return Ok(Draws::default());
+    }
     let mut rng = StdRng::seed_from_u64(seed);
     let mut buffer = Vec::new();
     let x = rows_to_tensor::<M::Observed, D>(model.device(), data, rows, &mut buffer);

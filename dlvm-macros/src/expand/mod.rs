@@ -3,6 +3,7 @@
 mod bounds;
 mod family;
 mod impls;
+mod impute;
 mod networks;
 
 use crate::valid::CheckedModel;
@@ -17,6 +18,7 @@ pub fn model(m: &CheckedModel) -> TokenStream {
     let collection = impls::tensor_collection(m);
     let dlvm = impls::dlvm_trait(m);
     let typed = impls::typed_api(m);
+    let impute = impute::methods(m);
     let bounds = bounds::likelihood_api(m);
     quote! {
         #definition
@@ -25,6 +27,7 @@ pub fn model(m: &CheckedModel) -> TokenStream {
         #collection
         #dlvm
         #typed
+        #impute
         #bounds
     }
 }

@@ -134,6 +134,22 @@ impl Dataset {
         }
     }
 
+    /// Checks that every index in `indices` names a row of the data set.
+    ///
+    /// # Errors
+    ///
+    /// [`DataError::RowOutOfRange`] naming the first index `>= self.rows()`.
+    pub fn check_rows(&self, indices: &[usize]) -> Result<(), DataError> {
+        match indices.iter().find(|&&i| i >= self.rows) {
+            Some(&row) => Err(DataError::RowOutOfRange {
+                source_name: self.name.clone(),
+                row,
+                rows: self.rows,
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Checks that each row has `expected` values (the size of the model's
     /// observed variable).
     ///

@@ -158,4 +158,15 @@ pub enum DataError {
         /// Number of values given.
         len: usize,
     },
+
+    /// A row index is outside the data set.
+    #[error("row {row} requested from `{source_name}`, which has {rows} rows (0-based: 0..={}); pass row indices below {rows}", rows.saturating_sub(1))]
+    RowOutOfRange {
+        /// Human label of the data set.
+        source_name: String,
+        /// The requested row (0-based).
+        row: usize,
+        /// Rows the data set has.
+        rows: usize,
+    },
 }

@@ -13,14 +13,24 @@
 
 mod bernoulli;
 mod builder;
+mod categorical;
+pub mod conformance;
+mod continuous_bernoulli;
 mod gaussian;
+mod poisson;
+pub mod special;
+mod student_t;
 
 pub use bernoulli::Bernoulli;
 pub use builder::{FamilyBuilder, NoArguments};
+pub use categorical::{Categorical, ValidClassCount};
+pub use continuous_bernoulli::ContinuousBernoulli;
 pub use gaussian::{
     Diagonal, Floored, Gaussian, GaussianBuilder, Isotropic, NoFloor, Unconstrained,
     VarianceFloorChosen, VarianceStructure,
 };
+pub use poisson::Poisson;
+pub use student_t::{StudentT, StudentTBuilder};
 
 use dfdx::prelude::*;
 use rand::RngCore;
@@ -49,7 +59,7 @@ pub struct FamilyError {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an output family",
     label = "not an output family",
-    note = "an observed variable's family must implement `dlvm::family::OutputFamily`; built-in families are `Bernoulli` and `Gaussian`"
+    note = "an observed variable's family must implement `dlvm::family::OutputFamily`; built-in families are `Bernoulli`, `Gaussian`, `Categorical<C>`, `Poisson`, `StudentT` and `ContinuousBernoulli`; see docs/families.md to write your own"
 )]
 pub trait OutputFamily: Clone + std::fmt::Debug + Send + Sync + 'static {
     /// Name used in messages, e.g. `"Bernoulli"`.
@@ -86,6 +96,17 @@ pub trait OutputFamily: Clone + std::fmt::Debug + Send + Sync + 'static {
 
     /// The mean `E[x | η]` for one point: `raw.len() == raw_width(out.len())`.
     fn mean_row(&self, raw: &[f32], out: &mut [f32]);
+
+    /// The variance `Var[x_j | η]` of each coordinate for one point, if the family provides it:
+    /// writes `out` and returns `true`; the default writes nothing and returns `false`.
+    /// `raw.len() == raw_width(out.len())`. The conformance suite checks it against the density.
+    ///
+    /// # Formula
+    /// `out_j = E[(x_j - E[x_j | η])² | η]`
+    fn variance_row(&self, raw: &[f32], out: &mut [f32]) -> bool {
+        let _ = (raw, out);
+        false
+    }
 
     /// Whether `x` is in the support of one coordinate's density.
     fn in_support(&self, x: f32) -> bool;

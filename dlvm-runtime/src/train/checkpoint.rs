@@ -1,13 +1,14 @@
 //! Checkpoints: dfdx safetensors files, written atomically.
 
+use super::atomic::{sync_directory, temporary_sibling};
 use crate::error::{DlvmError, Result};
 use crate::model::Dlvm;
 use dfdx::prelude::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Saves the model's parameters to `path` (safetensors) atomically: the file is written to a
-/// temporary sibling, flushed to disk, then renamed over `path`, so a crash mid-write leaves the
-/// previous checkpoint intact.
+/// temporary sibling, flushed to disk, then renamed over `path` and the directory synced, so a
+/// crash mid-write leaves the previous checkpoint intact.
 ///
 /// # Errors
 /// [`DlvmError::Checkpoint`] when the directory is not writable or the disk is full.
@@ -25,13 +26,22 @@ pub fn save_checkpoint<M: Dlvm<D>, D: Device<f32>>(
             .map_err(|e| fail(format!("cannot create its directory: {e}")))?;
     }
     let tmp = temporary_sibling(path);
-    model
+    let written = model
         .save_safetensors(&tmp)
-        .map_err(|e| fail(format!("cannot write: {e}")))?;
-    std::fs::File::open(&tmp)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| fail(format!("cannot flush to disk: {e}")))?;
-    std::fs::rename(&tmp, path).map_err(|e| fail(format!("cannot move into place: {e}")))
+        .map_err(|e| fail(format!("cannot write: {e}")))
+        .and_then(|()| {
+            std::fs::File::open(&tmp)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| fail(format!("cannot flush to disk: {e}")))
+        })
+        .and_then(|()| {
+            std::fs::rename(&tmp, path).map_err(|e| fail(format!("cannot move into place: {e}")))
+        });
+    if written.is_err() {
+        std::fs::remove_file(&tmp).ok();
+    }
+    written?;
+    sync_directory(path).map_err(fail)
 }
 
 /// Loads parameters saved by [`save_checkpoint`] into `model`.
@@ -65,13 +75,4 @@ pub fn load_checkpoint<M: Dlvm<D>, D: Device<f32>>(
             M::NAME
         ))),
     }
-}
-
-fn temporary_sibling(path: &Path) -> PathBuf {
-    let mut name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push(format!(".{}.tmp", std::process::id()));
-    path.with_file_name(name)
 }

@@ -4,7 +4,8 @@ use crate::error::{DlvmError, Result};
 use std::path::PathBuf;
 
 /// Settings of [`Trainer`](super::Trainer). Defaults: 10 epochs, batch 100, Adam with learning
-/// rate 1e-3 and betas (0.9, 0.999), seed 0, shuffling on, no early stopping, progress bars on.
+/// rate 1e-3 and betas (0.9, 0.999), seed 0, shuffling on, no early stopping, progress bars on,
+/// no gradient clipping, no checkpoint or state file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainConfig {
     /// Passes over the training data.
@@ -25,6 +26,12 @@ pub struct TrainConfig {
     pub checkpoint: Option<PathBuf>,
     /// Show a progress bar with samples/s (hidden automatically when stderr is not a terminal).
     pub progress: bool,
+    /// Rescale each minibatch gradient to at most this Euclidean norm (`None`: no clipping).
+    pub clip_grad_norm: Option<f64>,
+    /// Write the full training state here (atomically) after every epoch: parameters, Adam's
+    /// moments and step, the RNG, the epoch and the history, for
+    /// [`Trainer::resume`](super::Trainer::resume).
+    pub state: Option<PathBuf>,
 }
 
 impl Default for TrainConfig {
@@ -39,6 +46,8 @@ impl Default for TrainConfig {
             patience: None,
             checkpoint: None,
             progress: true,
+            clip_grad_norm: None,
+            state: None,
         }
     }
 }
@@ -48,7 +57,8 @@ impl TrainConfig {
     ///
     /// # Errors
     /// [`DlvmError::Config`] naming the setting: zero epochs or batch size, a learning rate that
-    /// is not finite and > 0, betas outside [0, 1), patience 0.
+    /// is not finite and > 0, betas outside [0, 1), patience 0, a clipping norm that is not
+    /// finite and > 0.
     pub fn validate(&self) -> Result<()> {
         let bad = |parameter, reason: &str| {
             Err(DlvmError::Config {
@@ -72,6 +82,15 @@ impl TrainConfig {
             return bad(
                 "patience",
                 "must be at least 1 (or None to disable early stopping)",
+            );
+        }
+        if self
+            .clip_grad_norm
+            .is_some_and(|c| !(c.is_finite() && c > 0.0))
+        {
+            return bad(
+                "clip_grad_norm",
+                "must be a finite number > 0 (or None to disable clipping)",
             );
         }
         Ok(())

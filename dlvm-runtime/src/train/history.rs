@@ -4,7 +4,7 @@ use crate::error::{DlvmError, Result};
 use std::path::Path;
 
 /// One epoch of training.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EpochRecord {
     /// 1-based epoch number.
     pub epoch: usize,
@@ -19,7 +19,7 @@ pub struct EpochRecord {
 }
 
 /// The per-epoch records of a training run.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct History {
     /// One record per completed epoch.
     pub epochs: Vec<EpochRecord>,

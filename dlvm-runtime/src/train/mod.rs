@@ -1,11 +1,20 @@
-//! Training by maximising the ELBO with Adam: configuration, the loop, its history, checkpoints.
+//! Training by maximising the ELBO with Adam: configuration, the loop, its history, checkpoints,
+//! the full training state for resuming, and the NaN/infinity guard.
 
+mod adam;
+mod atomic;
 mod checkpoint;
 mod config;
 mod history;
+mod params;
+mod state;
 mod trainer;
 
+pub use adam::{AdamSettings, AdamState, UpdateError, UpdateReport};
+pub use atomic::write_atomically;
 pub use checkpoint::{load_checkpoint, save_checkpoint};
 pub use config::TrainConfig;
 pub use history::{EpochRecord, History};
+pub use params::{read_gradients, read_tensors, write_tensors, NamedTensor};
+pub use state::{RngState, RunSettings, TrainState};
 pub use trainer::Trainer;

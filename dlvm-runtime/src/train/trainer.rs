@@ -1,15 +1,19 @@
 //! The training loop: minibatch Adam ascent on the ELBO.
 
+use super::adam::{AdamSettings, AdamState, UpdateError};
+use super::params::{read_gradients, read_tensors, write_tensors, NamedTensor};
+use super::state::{RngState, RunSettings, TrainState};
 use super::{save_checkpoint, EpochRecord, History, TrainConfig};
 use crate::batch::{check_batch_size, check_dataset, rows_to_tensor, standard_normal};
 use crate::bound::{elbo, evaluate_elbo};
 use crate::data::Dataset;
 use crate::error::{DlvmError, Result};
 use crate::model::Dlvm;
-use dfdx::optim::{Adam, AdamConfig, Optimizer};
 use dfdx::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
-use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
+use rand::{seq::SliceRandom, SeedableRng};
+use rand_chacha::ChaCha12Rng;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Trains a [`Dlvm`] by maximising the ELBO with Adam.
@@ -41,66 +45,148 @@ impl Trainer {
     /// Trains `model` on `train`, evaluating `valid` after each epoch; returns the history.
     ///
     /// With `patience`, training stops when the validation ELBO has not improved for that many
-    /// epochs and the best parameters are restored.
+    /// epochs and the best parameters are restored. With `checkpoint` and `state`, the model and
+    /// the full training state are written atomically after every epoch.
     ///
     /// # Errors
-    /// Invalid settings, data that does not fit the model, a NaN/infinite loss (the model keeps the
-    /// last good parameters and the checkpoint on disk is the last good one), checkpoint I/O.
+    /// Invalid settings, data that does not fit the model, a NaN/infinite loss, gradient or
+    /// update (the error names epoch, batch and parameter; the model keeps the last good
+    /// parameters and the files on disk are those of the last completed epoch), file I/O.
     pub fn fit<M: Dlvm<D>, D: Device<f32>>(
         &self,
         model: &mut M,
         train: &Dataset,
         valid: Option<&Dataset>,
     ) -> Result<History> {
+        self.check(model, train, valid)?;
+        let run = Run::new(model, &self.config, train.rows());
+        run.drive(model, train, valid)
+    }
+
+    /// Continues the run saved in the training state `state` (written with
+    /// [`TrainConfig::state`]) up to `epochs` epochs in all: parameters, Adam's moments and
+    /// step, the RNG, the epoch, the history and early stopping are restored, so the result is
+    /// bit for bit that of an uninterrupted run with the same settings. `model` is overwritten.
+    ///
+    /// # Errors
+    /// Those of [`fit`](Self::fit); [`DlvmError::Checkpoint`] when the file is missing, torn or
+    /// corrupt; [`DlvmError::Resume`] when it was written by another model (name, tensor names
+    /// or shapes) or with other settings (seed, batch size, learning rate, betas, shuffling,
+    /// clipping, patience, number of training rows).
+    pub fn resume<M: Dlvm<D>, D: Device<f32>>(
+        &self,
+        model: &mut M,
+        train: &Dataset,
+        valid: Option<&Dataset>,
+        state: impl AsRef<Path>,
+    ) -> Result<History> {
+        self.check(model, train, valid)?;
+        let path = state.as_ref();
+        let saved = TrainState::load(path)?;
+        let run = Run::restore(model, &self.config, train.rows(), saved, path)?;
+        run.drive(model, train, valid)
+    }
+
+    fn check<M: Dlvm<D>, D: Device<f32>>(
+        &self,
+        model: &M,
+        train: &Dataset,
+        valid: Option<&Dataset>,
+    ) -> Result<()> {
         self.config.validate()?;
         check_dataset(model, train)?;
         check_batch_size(self.config.batch_size, train.rows())?;
         if let Some(valid) = valid {
             check_dataset(model, valid)?;
         }
-        let mut run = Run::new(model, &self.config);
-        for epoch in 1..=self.config.epochs {
-            let record = run.epoch(model, train, valid, epoch)?;
-            if run.after_epoch(model, record)? {
-                break;
-            }
-        }
-        Ok(run.finish(model))
+        Ok(())
     }
 }
 
 /// The state of one training run.
 struct Run<'c, M: Dlvm<D>, D: Device<f32>> {
     config: &'c TrainConfig,
-    optimizer: Adam<M, f32, D>,
+    settings: RunSettings,
+    adam: AdamState,
+    /// The trainable parameters on the host, equal to the model's between steps (`None`: to
+    /// be read from the model).
+    params: Option<Vec<NamedTensor>>,
     grads: Option<Gradients<f32, D>>,
-    rng: StdRng,
+    rng: ChaCha12Rng,
     order: Vec<usize>,
     buffer: Vec<f32>,
     history: History,
     best: Option<(f64, M)>,
     since_best: usize,
+    done: usize,
 }
 
 impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
-    fn new(model: &M, config: &'c TrainConfig) -> Self {
-        let adam = AdamConfig {
-            lr: config.learning_rate,
-            betas: config.betas,
-            eps: 1e-8,
-            weight_decay: None,
-        };
+    fn new(model: &M, config: &'c TrainConfig, train_rows: usize) -> Self {
         Self {
             config,
-            optimizer: Adam::new(model, adam),
+            settings: run_settings(config, train_rows),
+            adam: AdamState::default(),
+            params: None,
             grads: Some(model.alloc_grads()),
-            rng: StdRng::seed_from_u64(config.seed),
+            rng: ChaCha12Rng::seed_from_u64(config.seed),
             order: Vec::new(),
             buffer: Vec::new(),
             history: History::default(),
             best: None,
             since_best: 0,
+            done: 0,
         }
+    }
+
+    /// A run continuing `saved`; `model` receives the saved parameters.
+    fn restore(
+        model: &mut M,
+        config: &'c TrainConfig,
+        train_rows: usize,
+        saved: TrainState,
+        path: &Path,
+    ) -> Result<Self> {
+        let mismatch = |reason: String| DlvmError::Resume {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if saved.model != M::NAME {
+            return Err(mismatch(format!(
+                "it was written by model `{}`, not `{}`",
+                saved.model,
+                M::NAME
+            )));
+        }
+        let mut run = Self::new(model, config, train_rows);
+        compare_settings(&saved.settings, &run.settings).map_err(mismatch)?;
+        check_same_tensors(model, &saved.params).map_err(mismatch)?;
+        check_moments(&saved.params, &saved.adam).map_err(mismatch)?;
+        write_tensors(model, &saved.params, false).map_err(mismatch)?;
+        if let Some(score) = saved.best_score.filter(|_| !saved.best.is_empty()) {
+            let mut best = model.clone();
+            write_tensors(&mut best, &saved.best, false).map_err(mismatch)?;
+            run.best = Some((score, best));
+        }
+        run.adam = saved.adam;
+        run.rng = saved.rng.restore();
+        run.history = saved.history;
+        run.since_best = saved.since_best;
+        run.done = saved.epoch;
+        Ok(run)
+    }
+
+    /// Runs the remaining epochs and returns the history.
+    fn drive(mut self, model: &mut M, train: &Dataset, valid: Option<&Dataset>) -> Result<History> {
+        let stopped = |run: &Self| run.config.patience.is_some_and(|p| run.since_best >= p);
+        for epoch in self.done + 1..=self.config.epochs {
+            if stopped(&self) {
+                break;
+            }
+            let record = self.epoch(model, train, valid, epoch)?;
+            self.after_epoch(model, record)?;
+        }
+        Ok(self.finish(model))
     }
 
     fn epoch(
@@ -141,7 +227,8 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
         })
     }
 
-    /// One Adam step on a minibatch; returns its mean ELBO.
+    /// One Adam step on a minibatch; returns its mean ELBO. On a NaN/infinite loss, gradient or
+    /// update the model is left unchanged.
     fn step(
         &mut self,
         model: &mut M,
@@ -160,45 +247,132 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
             return Err(self.diverged(epoch, batch, "loss", value));
         }
         let mut grads = loss.backward();
-        self.optimizer
-            .update(model, &grads)
-            .map_err(|e| DlvmError::Device(format!("optimiser update failed: {e:?}")))?;
+        let applied = self.apply(model, &mut grads, epoch, batch);
         model.zero_grads(&mut grads);
         self.grads = Some(grads);
+        applied?;
         Ok(-f64::from(value))
     }
 
+    /// Applies Adam to the gradients, refusing non-finite gradients and updates.
+    fn apply(
+        &mut self,
+        model: &mut M,
+        grads: &mut Gradients<f32, D>,
+        epoch: usize,
+        batch: usize,
+    ) -> Result<()> {
+        let device = |e: D::Err| DlvmError::Device(format!("reading parameters failed: {e:?}"));
+        let mut params = match self.params.take() {
+            Some(params) => params,
+            None => {
+                let mut all = read_tensors(model).map_err(device)?;
+                all.retain(|t| t.trainable);
+                all
+            }
+        };
+        let gradients = read_gradients(model, grads).map_err(device)?;
+        let settings = AdamSettings {
+            learning_rate: self.config.learning_rate,
+            betas: self.config.betas,
+            eps: 1e-8,
+            clip_norm: self.config.clip_grad_norm,
+        };
+        let (what, parameter, index, value) =
+            match self.adam.update(&settings, &mut params, &gradients) {
+                Ok(_) => {
+                    write_tensors(model, &params, true).map_err(DlvmError::Device)?;
+                    self.params = Some(params);
+                    return Ok(());
+                }
+                Err(UpdateError::Mismatch(reason)) => return Err(DlvmError::Device(reason)),
+                Err(UpdateError::Gradient {
+                    parameter,
+                    index,
+                    value,
+                }) => ("gradient", parameter, index, value),
+                Err(UpdateError::Parameter {
+                    parameter,
+                    index,
+                    value,
+                }) => ("update", parameter, index, value),
+            };
+        Err(DlvmError::NonFiniteParameter {
+            epoch,
+            batch,
+            what,
+            parameter,
+            index,
+            value,
+            checkpoint: self.last_good_file(),
+        })
+    }
+
     fn diverged(&self, epoch: usize, batch: usize, what: &'static str, value: f32) -> DlvmError {
-        let checkpoint = self.config.checkpoint.clone().filter(|p| p.is_file());
         DlvmError::NonFinite {
             epoch,
             batch,
             what,
             value,
-            checkpoint,
+            checkpoint: self.last_good_file(),
         }
     }
 
-    /// Records the epoch, writes the checkpoint, prints a line; returns whether to stop early.
-    fn after_epoch(&mut self, model: &mut M, record: EpochRecord) -> Result<bool> {
+    /// The checkpoint (or else the state file) on disk: the last good one, since files are
+    /// written only after a completed epoch.
+    fn last_good_file(&self) -> Option<PathBuf> {
+        [&self.config.checkpoint, &self.config.state]
+            .into_iter()
+            .flatten()
+            .find(|p| p.is_file())
+            .cloned()
+    }
+
+    /// Records the epoch, updates early stopping, writes the checkpoint and the state, prints a
+    /// line.
+    fn after_epoch(&mut self, model: &mut M, record: EpochRecord) -> Result<()> {
         if self.config.progress {
             eprintln!("{}", epoch_line(&record));
         }
         self.history.epochs.push(record);
+        self.done = record.epoch;
+        if let (Some(score), Some(_)) = (record.valid_elbo, self.config.patience) {
+            if self.best.as_ref().map_or(true, |(best, _)| score > *best) {
+                self.best = Some((score, model.clone()));
+                self.history.best_epoch = Some(record.epoch);
+                self.since_best = 0;
+            } else {
+                self.since_best += 1;
+            }
+        }
         if let Some(path) = &self.config.checkpoint {
             save_checkpoint(model, path)?;
         }
-        let (Some(score), Some(patience)) = (record.valid_elbo, self.config.patience) else {
-            return Ok(false);
-        };
-        if self.best.as_ref().map_or(true, |(best, _)| score > *best) {
-            self.best = Some((score, model.clone()));
-            self.history.best_epoch = Some(record.epoch);
-            self.since_best = 0;
-        } else {
-            self.since_best += 1;
+        if let Some(path) = &self.config.state {
+            self.snapshot(model)?.save(path)?;
         }
-        Ok(self.since_best >= patience)
+        Ok(())
+    }
+
+    /// The run's complete state after the last completed epoch.
+    fn snapshot(&self, model: &M) -> Result<TrainState> {
+        let device = |e: D::Err| DlvmError::Device(format!("reading parameters failed: {e:?}"));
+        let best = match &self.best {
+            Some((_, best)) => read_tensors(best).map_err(device)?,
+            None => Vec::new(),
+        };
+        Ok(TrainState {
+            model: M::NAME.to_string(),
+            epoch: self.done,
+            settings: self.settings.clone(),
+            rng: RngState::capture(&self.rng),
+            history: self.history.clone(),
+            best_score: self.best.as_ref().map(|(score, _)| *score),
+            since_best: self.since_best,
+            params: read_tensors(model).map_err(device)?,
+            adam: self.adam.clone(),
+            best,
+        })
     }
 
     fn finish(mut self, model: &mut M) -> History {
@@ -234,4 +408,125 @@ fn epoch_line(r: &EpochRecord) -> String {
         "epoch {:>3}: train ELBO {:.2}{valid}, {:.1} s, {:.0} samples/s",
         r.epoch, r.train_elbo, r.seconds, r.samples_per_sec
     )
+}
+
+/// The settings a resumed run must share with the saved one.
+fn run_settings(config: &TrainConfig, train_rows: usize) -> RunSettings {
+    RunSettings {
+        seed: config.seed,
+        batch_size: config.batch_size,
+        learning_rate: config.learning_rate,
+        betas: config.betas,
+        shuffle: config.shuffle,
+        clip_grad_norm: config.clip_grad_norm,
+        patience: config.patience,
+        train_rows,
+    }
+}
+
+/// Names the first setting that differs between a saved run and this one.
+fn compare_settings(saved: &RunSettings, given: &RunSettings) -> std::result::Result<(), String> {
+    let pairs = [
+        ("seed", format!("{}", saved.seed), format!("{}", given.seed)),
+        (
+            "batch_size",
+            format!("{}", saved.batch_size),
+            format!("{}", given.batch_size),
+        ),
+        (
+            "learning_rate",
+            format!("{:?}", saved.learning_rate),
+            format!("{:?}", given.learning_rate),
+        ),
+        (
+            "betas",
+            format!("{:?}", saved.betas),
+            format!("{:?}", given.betas),
+        ),
+        (
+            "shuffle",
+            format!("{}", saved.shuffle),
+            format!("{}", given.shuffle),
+        ),
+        (
+            "clip_grad_norm",
+            format!("{:?}", saved.clip_grad_norm),
+            format!("{:?}", given.clip_grad_norm),
+        ),
+        (
+            "patience",
+            format!("{:?}", saved.patience),
+            format!("{:?}", given.patience),
+        ),
+        (
+            "training rows",
+            format!("{}", saved.train_rows),
+            format!("{}", given.train_rows),
+        ),
+    ];
+    match pairs.into_iter().find(|(_, a, b)| a != b) {
+        Some((name, a, b)) => Err(format!(
+            "the setting `{name}` was {a} in the saved run but is {b} now"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Checks that `saved` lists the model's tensors, by name and shape, in order.
+fn check_same_tensors<M: Dlvm<D>, D: Device<f32>>(
+    model: &M,
+    saved: &[NamedTensor],
+) -> std::result::Result<(), String> {
+    let own = read_tensors(model).map_err(|e| format!("device error: {e:?}"))?;
+    for (k, mine) in own.iter().enumerate() {
+        match saved.get(k) {
+            Some(s) if s.name == mine.name && s.shape == mine.shape => {}
+            Some(s) => {
+                return Err(format!(
+                "tensor {k} is `{}` of shape {:?} in the file but `{}` of shape {:?} in model `{}`",
+                s.name,
+                s.shape,
+                mine.name,
+                mine.shape,
+                M::NAME
+            ))
+            }
+            None => {
+                return Err(format!(
+                    "the file has no tensor `{}` (model `{}` has {} tensors, the file {})",
+                    mine.name,
+                    M::NAME,
+                    own.len(),
+                    saved.len()
+                ))
+            }
+        }
+    }
+    if saved.len() > own.len() {
+        return Err(format!(
+            "the file has {} tensors but model `{}` has {}",
+            saved.len(),
+            M::NAME,
+            own.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that Adam's moments are absent (no step yet) or match the trainable tensors.
+fn check_moments(params: &[NamedTensor], adam: &AdamState) -> std::result::Result<(), String> {
+    let trainable: Vec<&NamedTensor> = params.iter().filter(|t| t.trainable).collect();
+    for moments in [&adam.moment1, &adam.moment2] {
+        let fits = moments.len() == trainable.len()
+            && moments
+                .iter()
+                .zip(&trainable)
+                .all(|(m, p)| m.name == p.name && m.values.len() == p.values.len());
+        if !(fits || moments.is_empty()) {
+            return Err(
+                "its optimiser moments do not match its parameters; the file is corrupt".into(),
+            );
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,207 @@
+//! The pieces both samplers are made of: a batch of independent chains, one per data point, whose
+//! state lives on the host (`x` completed, `z`, the decoder output at `z`), and the model calls
+//! they need (encode, decode, per-point log-likelihood), each one batched over all chains.
+
+use super::mask::Mask;
+use super::options::{ImputeOptions, Init};
+use crate::batch::check_dataset;
+use crate::data::Dataset;
+use crate::error::Result;
+use crate::family::OutputFamily;
+use crate::model::Dlvm;
+use dfdx::prelude::*;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::rngs::StdRng;
+use rand::Rng;
+use rand_distr::StandardNormal;
+
+const LN_2PI: f64 = 1.837_877_066_409_345_5;
+
+/// A batch of chains: one per row of the data, all advanced together.
+pub(crate) struct Chains<'a, M, D: Device<f32>> {
+    pub model: &'a M,
+    pub mask: &'a Mask,
+    /// Completed points `(x_obs, x_miss)`, row-major `(n, p)`.
+    pub x: Vec<f32>,
+    /// Number of chains.
+    pub n: usize,
+    scratch: Vec<f32>,
+    device: std::marker::PhantomData<D>,
+}
+
+/// The encoder's output on the host: means and log-variances, row-major `(n, d)`.
+pub(crate) struct HostPosterior {
+    pub mean: Vec<f32>,
+    pub log_variance: Vec<f32>,
+}
+
+impl HostPosterior {
+    /// `z = m + exp(v / 2) ⊙ ε`, `ε ~ N(0, I)`.
+    pub fn sample(&self, rng: &mut StdRng) -> Vec<f32> {
+        self.mean
+            .iter()
+            .zip(&self.log_variance)
+            .map(|(&m, &v)| m + (0.5 * v).exp() * rng.sample::<f32, _>(StandardNormal))
+            .collect()
+    }
+
+    /// `log q(z | x)` per chain, in f64.
+    ///
+    /// # Formula
+    /// `log q(z|x) = -½ Σ_j (log 2π + v_j + (z_j - m_j)² e^{-v_j})`
+    pub fn log_density(&self, z: &[f32], d: usize) -> Vec<f64> {
+        let terms = z
+            .iter()
+            .zip(&self.mean)
+            .zip(&self.log_variance)
+            .map(|((&z, &m), &v)| {
+                let (z, m, v) = (f64::from(z), f64::from(m), f64::from(v));
+                -0.5 * (LN_2PI + v + (z - m).powi(2) * (-v).exp())
+            });
+        row_sums(terms, d)
+    }
+}
+
+/// `log N(z | 0, I)` per chain, in f64.
+///
+/// # Formula
+/// `log p(z) = -½ Σ_j (log 2π + z_j²)`
+pub(crate) fn log_prior(z: &[f32], d: usize) -> Vec<f64> {
+    row_sums(z.iter().map(|&z| -0.5 * (LN_2PI + f64::from(z).powi(2))), d)
+}
+
+fn row_sums(terms: impl Iterator<Item = f64>, width: usize) -> Vec<f64> {
+    let terms: Vec<f64> = terms.collect();
+    terms.chunks(width).map(|r| r.iter().sum()).collect()
+}
+
+impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
+    /// Checks the inputs and fills the missing entries with zeros.
+    ///
+    /// # Errors
+    /// The mask's shape differs from the data's, the data's width is not the model's, or an
+    /// observed entry is not finite or not in the family's support.
+    pub fn new(model: &'a M, data: &Dataset, mask: &'a Mask) -> Result<Self> {
+        mask.check_shape(data.rows(), data.cols())?;
+        let x: Vec<f32> = data
+            .as_slice()
+            .iter()
+            .zip(mask.missing())
+            .map(|(&v, &m)| if m { 0.0 } else { v })
+            .collect();
+        let observed = Dataset::from_vec(
+            format!("{} (missing entries read as 0)", data.name()),
+            data.rows(),
+            data.cols(),
+            x.clone(),
+        )?;
+        check_dataset(model, &observed)?;
+        Ok(Self {
+            model,
+            mask,
+            x,
+            n: data.rows(),
+            scratch: vec![0.0; M::observed_dim()],
+            device: std::marker::PhantomData,
+        })
+    }
+
+    /// The encoder at the current completed points.
+    pub fn encode(&self) -> HostPosterior {
+        let dev = self.model.device();
+        let x = dev.tensor_from_vec(self.x.clone(), (self.n, M::Observed::default()));
+        let q = self.model.encode(x);
+        HostPosterior {
+            mean: q.mean.as_vec(),
+            log_variance: q.log_variance.as_vec(),
+        }
+    }
+
+    /// The decoder's raw outputs at `z`, row-major `(n, raw_width)`.
+    pub fn decode(&self, z: &[f32]) -> Vec<f32> {
+        let dev = self.model.device();
+        let z = dev.tensor_from_vec(z.to_vec(), (self.n, M::Latent::default()));
+        self.model.decode(z).as_vec()
+    }
+
+    /// `log Φ(x | η)` per chain over all coordinates (observed and current imputation), in f64.
+    pub fn log_likelihood(&self, raw: &[f32]) -> Vec<f64> {
+        let dev = self.model.device();
+        let (p, width) = (M::observed_dim(), raw_width::<M, D>());
+        let raw = dev.tensor_from_vec(raw.to_vec(), (self.n, width));
+        let x = dev.tensor_from_vec(self.x.clone(), (self.n, p));
+        let terms = self.model.family().log_prob(raw, x).as_vec();
+        row_sums(terms.into_iter().map(f64::from), p)
+    }
+
+    /// `x_miss ~ Φ(x_miss | η)`: redraws the missing entries, leaves the observed ones.
+    pub fn draw_missing(&mut self, raw: &[f32], rng: &mut StdRng) {
+        let model = self.model;
+        self.for_each_incomplete_row(raw, |row, out| model.family().sample_row(row, rng, out));
+    }
+
+    /// `x_miss = E[x_miss | η]`: sets the missing entries to the family mean.
+    pub fn set_missing_to_mean(&mut self, raw: &[f32]) {
+        let model = self.model;
+        self.for_each_incomplete_row(raw, |row, out| model.family().mean_row(row, out));
+    }
+
+    fn for_each_incomplete_row(&mut self, raw: &[f32], mut fill: impl FnMut(&[f32], &mut [f32])) {
+        let (p, width) = (M::observed_dim(), raw_width::<M, D>());
+        for i in 0..self.n {
+            let missing = self.mask.row_flags(i);
+            if !missing.contains(&true) {
+                continue;
+            }
+            fill(&raw[i * width..(i + 1) * width], &mut self.scratch);
+            let x = &mut self.x[i * p..(i + 1) * p];
+            for ((x, &m), &s) in x.iter_mut().zip(missing).zip(&self.scratch) {
+                if m {
+                    *x = s;
+                }
+            }
+        }
+    }
+
+    /// One pseudo-Gibbs step: `z ~ q(z | x)`, then `x_miss ~ Φ(x_miss | f(z))`. Returns `(z, f(z))`.
+    pub fn pseudo_gibbs_step(&mut self, rng: &mut StdRng) -> (Vec<f32>, Vec<f32>) {
+        let z = self.encode().sample(rng);
+        let raw = self.decode(&z);
+        self.draw_missing(&raw, rng);
+        (z, raw)
+    }
+
+    /// Fills the missing entries as `options.init` says.
+    pub fn initialise(&mut self, init: Init, rng: &mut StdRng) {
+        match init {
+            Init::Zeros => {}
+            Init::FamilyMean => {
+                let raw = self.decode(&self.encode().mean);
+                self.set_missing_to_mean(&raw);
+            }
+            Init::PseudoGibbs(steps) => {
+                for _ in 0..steps {
+                    self.pseudo_gibbs_step(rng);
+                }
+            }
+        }
+    }
+}
+
+/// The decoder's output width for the model's family.
+pub(crate) fn raw_width<M: Dlvm<D>, D: Device<f32>>() -> usize {
+    <M::Family as OutputFamily>::raw_width(M::observed_dim())
+}
+
+/// A progress bar over the sampler's iterations (hidden unless `options.progress`).
+pub(crate) fn progress_bar(name: &str, options: &ImputeOptions) -> ProgressBar {
+    if !options.progress {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(options.iterations as u64);
+    let template = format!("{name} [{{bar:30}}] {{pos}}/{{len}} {{per_sec}} {{msg}}");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}

@@ -1,0 +1,174 @@
+//! Settings shared by the imputation samplers.
+
+use crate::error::{DlvmError, Result};
+
+/// How the missing entries are filled before the first iteration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Init {
+    /// `x_miss = 0`.
+    #[default]
+    Zeros,
+    /// `x_miss = E[x_miss | z₀]` with `z₀ = m(x_obs, 0)`, the encoder mean at the zero-filled point.
+    FamilyMean,
+    /// Zeros, then this many pseudo-Gibbs steps (not counted in `iterations`).
+    PseudoGibbs(usize),
+}
+
+/// Settings of [`pseudo_gibbs`](super::pseudo_gibbs) and
+/// [`metropolis_within_gibbs`](super::metropolis_within_gibbs).
+///
+/// The chain runs `iterations` steps `t = 1..=iterations`. The *retained* draws are those of the
+/// steps `t > burn_in` with `(t - burn_in) % thin == 0`; there are
+/// `⌊(iterations - burn_in) / thin⌋` of them. Their mean is the "mean of retained draws"
+/// single imputation; the last `keep` of them are returned as multiple imputations.
+///
+/// ```
+/// use dlvm_runtime::impute::ImputeOptions;
+/// let options = ImputeOptions { iterations: 500, burn_in: 100, thin: 4, ..Default::default() };
+/// assert_eq!(options.retained()?, 100);
+/// # Ok::<(), dlvm_runtime::DlvmError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImputeOptions {
+    /// Number of sampler steps (>= 1).
+    pub iterations: usize,
+    /// Steps discarded before retaining draws (< `iterations`).
+    pub burn_in: usize,
+    /// Keep every `thin`-th step after burn-in (>= 1).
+    pub thin: usize,
+    /// How many of the retained draws to return (the last ones), for multiple imputation.
+    pub keep: usize,
+    /// How the missing entries start.
+    pub init: Init,
+    /// Seed of all randomness of the run.
+    pub seed: u64,
+    /// Whether to draw a progress bar on stderr.
+    pub progress: bool,
+}
+
+impl Default for ImputeOptions {
+    /// 500 iterations, no burn-in, no thinning, one kept draw, zeros, seed 0, no progress bar.
+    fn default() -> Self {
+        Self {
+            iterations: 500,
+            burn_in: 0,
+            thin: 1,
+            keep: 1,
+            init: Init::Zeros,
+            seed: 0,
+            progress: false,
+        }
+    }
+}
+
+impl ImputeOptions {
+    /// The number of retained draws, after checking the settings.
+    ///
+    /// # Formula
+    /// `retained = ⌊(iterations - burn_in) / thin⌋`
+    ///
+    /// # Errors
+    /// [`DlvmError::Config`] when `iterations` is 0, `burn_in >= iterations`, `thin` is 0,
+    /// no draw is retained, or `keep` exceeds the retained draws.
+    pub fn retained(&self) -> Result<usize> {
+        let bad = |parameter, reason: String| Err(DlvmError::Config { parameter, reason });
+        if self.iterations == 0 {
+            return bad("iterations", "must be >= 1, got 0".into());
+        }
+        if self.burn_in >= self.iterations {
+            return bad(
+                "burn_in",
+                format!(
+                    "must be smaller than iterations ({}), got {}",
+                    self.iterations, self.burn_in
+                ),
+            );
+        }
+        if self.thin == 0 {
+            return bad("thin", "must be >= 1 (1 keeps every step), got 0".into());
+        }
+        let retained = (self.iterations - self.burn_in) / self.thin;
+        if retained == 0 {
+            return bad(
+                "thin",
+                format!(
+                    "{} steps after burn-in with thin {} retain no draw; lower thin or burn_in",
+                    self.iterations - self.burn_in,
+                    self.thin
+                ),
+            );
+        }
+        if self.keep > retained {
+            return bad(
+                "keep",
+                format!(
+                    "at most the {retained} retained draws can be kept, got {}",
+                    self.keep
+                ),
+            );
+        }
+        Ok(retained)
+    }
+
+    /// Whether step `t` (1-based) is retained.
+    pub fn is_retained(&self, t: usize) -> bool {
+        t > self.burn_in && (t - self.burn_in) % self.thin.max(1) == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retained_steps_follow_burn_in_and_thinning() {
+        let o = ImputeOptions {
+            iterations: 10,
+            burn_in: 3,
+            thin: 2,
+            keep: 3,
+            ..Default::default()
+        };
+        assert_eq!(o.retained().unwrap(), 3);
+        let steps: Vec<usize> = (1..=10).filter(|&t| o.is_retained(t)).collect();
+        assert_eq!(steps, [5, 7, 9]);
+    }
+
+    #[test]
+    fn bad_settings_name_the_setting() {
+        let name = |o: ImputeOptions| match o.retained() {
+            Err(DlvmError::Config { parameter, .. }) => parameter,
+            other => panic!("{other:?}"),
+        };
+        let base = ImputeOptions::default();
+        assert_eq!(
+            name(ImputeOptions {
+                iterations: 0,
+                ..base.clone()
+            }),
+            "iterations"
+        );
+        assert_eq!(
+            name(ImputeOptions {
+                burn_in: 500,
+                ..base.clone()
+            }),
+            "burn_in"
+        );
+        assert_eq!(
+            name(ImputeOptions {
+                thin: 0,
+                ..base.clone()
+            }),
+            "thin"
+        );
+        assert_eq!(
+            name(ImputeOptions {
+                thin: 501,
+                ..base.clone()
+            }),
+            "thin"
+        );
+        assert_eq!(name(ImputeOptions { keep: 501, ..base }), "keep");
+    }
+}

@@ -1,0 +1,57 @@
+//! The pseudo-Gibbs sampler of Rezende et al. (2014).
+
+use super::chain::{progress_bar, Chains};
+use super::mask::Mask;
+use super::options::ImputeOptions;
+use super::result::{Imputation, Recorder};
+use crate::data::Dataset;
+use crate::error::Result;
+use crate::family::OutputFamily;
+use crate::model::Dlvm;
+use dfdx::prelude::*;
+use rand::{rngs::StdRng, SeedableRng};
+use std::time::Instant;
+
+/// Imputes the entries of `data` that `mask` marks missing with pseudo-Gibbs sampling, one chain
+/// per row, all rows advanced together.
+///
+/// Observed entries are never changed; the values of `data` at missing entries are ignored (they
+/// may be NaN).
+///
+/// # Formula
+/// For `t = 1..=iterations`:
+/// `z_t ~ q(z | x_obs, x_miss_{t-1})`, `x_miss_t ~ Φ(x_miss | f(z_t))`.
+/// This chain does not target `p(x_miss | x_obs)` unless `q` is the exact posterior; use
+/// [`metropolis_within_gibbs`](super::metropolis_within_gibbs) for exact draws.
+///
+/// # Errors
+/// [`DlvmError::Config`](crate::DlvmError::Config) for invalid `options` (e.g. zero iterations),
+/// [`DlvmError::MaskShape`](crate::DlvmError::MaskShape) when the mask does not fit the data, and
+/// a data error when the data's width is not the model's or an observed entry is not finite or
+/// outside the family's support.
+pub fn pseudo_gibbs<M: Dlvm<D>, D: Device<f32>>(
+    model: &M,
+    data: &Dataset,
+    mask: &Mask,
+    options: &ImputeOptions,
+) -> Result<Imputation> {
+    let retained = options.retained()?;
+    let start = Instant::now();
+    let mut rng = StdRng::seed_from_u64(options.seed);
+    let mut chains = Chains::new(model, data, mask)?;
+    chains.initialise(options.init, &mut rng);
+    let mut recorder = Recorder::new(options, retained, chains.n, M::observed_dim());
+    let bar = progress_bar("pseudo-Gibbs", options);
+    let mut raw = Vec::new();
+    for t in 1..=options.iterations {
+        raw = chains.pseudo_gibbs_step(&mut rng).1;
+        recorder.record(t, &chains.x, &chains.log_likelihood(&raw));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let last_draw = chains.x.clone();
+    chains.set_missing_to_mean(&raw);
+    let discrete = <M::Family as OutputFamily>::DISCRETE;
+    let seconds = start.elapsed().as_secs_f64();
+    Ok(recorder.finish(last_draw, chains.x, false, seconds, discrete))
+}

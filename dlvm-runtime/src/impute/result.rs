@@ -1,0 +1,171 @@
+//! What a sampler returns, and the recorder that builds it step by step.
+
+use super::options::ImputeOptions;
+
+/// Which single imputation to read from an [`Imputation`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Single {
+    /// The chain's final draw `x_miss_T`.
+    LastDraw,
+    /// The mean of the retained draws.
+    DrawMean,
+    /// The family mean `E[x_miss | z_T]` at the chain's final latent state.
+    FamilyMean,
+}
+
+/// The output of an imputation sampler for `rows` points of `cols` coordinates.
+///
+/// Every vector of points is row-major `(rows, cols)` and *completed*: observed entries are the
+/// data's, missing entries the imputation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Imputation {
+    /// Number of points (chains).
+    pub rows: usize,
+    /// Coordinates per point.
+    pub cols: usize,
+    /// The kept retained draws (the last `keep`, oldest first), for multiple imputation.
+    pub draws: Vec<Vec<f32>>,
+    /// The final draw.
+    pub last_draw: Vec<f32>,
+    /// The mean of all retained draws (not rounded).
+    pub draw_mean: Vec<f32>,
+    /// The family mean at the final `z` (not rounded; pixel probabilities for Bernoulli).
+    pub family_mean: Vec<f32>,
+    /// Per chain, the fraction of accepted proposals (1 for pseudo-Gibbs, which accepts all).
+    pub acceptance: Vec<f64>,
+    /// `log Φ(x_obs, x_miss_t | f(z_t))` after each step `t`, row-major `(iterations, rows)`.
+    pub trace: Vec<f64>,
+    /// Number of steps run (after initialisation).
+    pub iterations: usize,
+    /// Wall-clock seconds of the whole run, initialisation included.
+    pub seconds: f64,
+    /// Whether the family is discrete (single imputations are then rounded).
+    pub discrete: bool,
+}
+
+impl Imputation {
+    /// A single imputation. For a discrete family the values are rounded to the nearest integer,
+    /// halves up; for Bernoulli that is thresholding at 0.5.
+    ///
+    /// # Formula
+    /// discrete: `x̂ = ⌊x + ½⌋` (so `x̂ = 1` iff `x >= 0.5` on `[0, 1]`); continuous: `x̂ = x`.
+    pub fn single(&self, kind: Single) -> Vec<f32> {
+        let values = match kind {
+            Single::LastDraw => &self.last_draw,
+            Single::DrawMean => &self.draw_mean,
+            Single::FamilyMean => &self.family_mean,
+        };
+        if self.discrete {
+            values.iter().map(|v| (v + 0.5).floor()).collect()
+        } else {
+            values.clone()
+        }
+    }
+
+    /// The mean acceptance rate over chains.
+    ///
+    /// # Formula
+    /// `(1/n) Σ_i acceptance_i`
+    pub fn mean_acceptance(&self) -> f64 {
+        self.acceptance.iter().sum::<f64>() / self.acceptance.len().max(1) as f64
+    }
+
+    /// The trace averaged over chains, one value per step.
+    ///
+    /// # Formula
+    /// `trace_t = (1/n) Σ_i log Φ(x_i,t | f(z_i,t))`
+    pub fn mean_trace(&self) -> Vec<f64> {
+        self.trace
+            .chunks(self.rows.max(1))
+            .map(|r| r.iter().sum::<f64>() / r.len() as f64)
+            .collect()
+    }
+
+    /// Chain-iterations per second: `rows * iterations / seconds`.
+    pub fn chain_iterations_per_second(&self) -> f64 {
+        (self.rows * self.iterations) as f64 / self.seconds.max(f64::MIN_POSITIVE)
+    }
+}
+
+/// Accumulates retained draws, the trace and acceptance counts while a sampler runs.
+pub(crate) struct Recorder {
+    options: ImputeOptions,
+    retained: usize,
+    seen: usize,
+    sum: Vec<f64>,
+    draws: Vec<Vec<f32>>,
+    trace: Vec<f64>,
+    accepted: Vec<usize>,
+}
+
+impl Recorder {
+    pub fn new(options: &ImputeOptions, retained: usize, rows: usize, cols: usize) -> Self {
+        Self {
+            options: options.clone(),
+            retained,
+            seen: 0,
+            sum: vec![0.0; rows * cols],
+            draws: Vec::with_capacity(options.keep),
+            trace: Vec::with_capacity(options.iterations * rows),
+            accepted: vec![0; rows],
+        }
+    }
+
+    /// Records step `t` (1-based): the completed points and their log-likelihood per chain.
+    pub fn record(&mut self, t: usize, x: &[f32], log_likelihood: &[f64]) {
+        self.trace.extend_from_slice(log_likelihood);
+        if !self.options.is_retained(t) {
+            return;
+        }
+        self.seen += 1;
+        for (s, &v) in self.sum.iter_mut().zip(x) {
+            *s += f64::from(v);
+        }
+        if self.seen + self.options.keep > self.retained {
+            self.draws.push(x.to_vec());
+        }
+    }
+
+    /// Counts an accepted proposal of chain `i`.
+    pub fn accept(&mut self, i: usize) {
+        self.accepted[i] += 1;
+    }
+
+    /// The result; `acceptance` is `None` for samplers that accept every step.
+    pub fn finish(
+        self,
+        last_draw: Vec<f32>,
+        family_mean: Vec<f32>,
+        metropolis: bool,
+        seconds: f64,
+        discrete: bool,
+    ) -> Imputation {
+        let iterations = self.options.iterations;
+        let rows = self.accepted.len();
+        let acceptance = self
+            .accepted
+            .iter()
+            .map(|&a| {
+                if metropolis {
+                    a as f64 / iterations as f64
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        let count = self.seen.max(1) as f64;
+        Imputation {
+            rows,
+            cols: last_draw.len() / rows.max(1),
+            draws: self.draws,
+            last_draw,
+            draw_mean: self.sum.iter().map(|s| (s / count) as f32).collect(),
+            family_mean,
+            acceptance,
+            trace: self.trace,
+            iterations,
+            seconds,
+            discrete,
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! A model's tensors as named host vectors, and back: what the optimiser and the training
+//! state work on.
+
+use dfdx::nn::tensor_collection::{
+    RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorMut, ViewTensorName,
+    ViewTensorRef,
+};
+use dfdx::prelude::*;
+
+/// One tensor of a model, copied to the host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedTensor {
+    /// The dotted path dfdx gives it, e.g. `decoder.0.weight` (the safetensors name).
+    pub name: String,
+    /// Its shape.
+    pub shape: Vec<usize>,
+    /// Whether the optimiser updates it.
+    pub trainable: bool,
+    /// Its values, row-major.
+    pub values: Vec<f32>,
+}
+
+/// Copies every tensor of `model` to the host, in the model's visiting order.
+///
+/// # Errors
+/// The device's error (e.g. out of memory).
+pub fn read_tensors<M, D>(model: &M) -> Result<Vec<NamedTensor>, D::Err>
+where
+    M: TensorCollection<f32, D>,
+    D: Device<f32>,
+{
+    let mut reader = Reader {
+        grads: None,
+        out: Vec::new(),
+    };
+    M::iter_tensors(&mut RecursiveWalker {
+        m: (model, String::new()),
+        f: &mut reader,
+    })?;
+    Ok(reader.out)
+}
+
+/// Copies the gradient of every trainable tensor of `model` to the host, in visiting order;
+/// a tensor without a gradient gets zeros (allocated in `grads`).
+///
+/// # Errors
+/// The device's error (e.g. out of memory).
+pub fn read_gradients<M, D>(
+    model: &M,
+    grads: &mut Gradients<f32, D>,
+) -> Result<Vec<NamedTensor>, D::Err>
+where
+    M: TensorCollection<f32, D>,
+    D: Device<f32>,
+{
+    let mut reader = Reader {
+        grads: Some(grads),
+        out: Vec::new(),
+    };
+    M::iter_tensors(&mut RecursiveWalker {
+        m: (model, String::new()),
+        f: &mut reader,
+    })?;
+    Ok(reader.out)
+}
+
+/// Copies `tensors` (in the model's visiting order, as [`read_tensors`] or the optimiser gives
+/// them) into `model`. With `trainable_only`, `tensors` lists only the trainable tensors.
+///
+/// # Errors
+/// A message naming the first tensor whose name or number of values does not match.
+pub fn write_tensors<M, D>(
+    model: &mut M,
+    tensors: &[NamedTensor],
+    trainable_only: bool,
+) -> Result<(), String>
+where
+    M: TensorCollection<f32, D>,
+    D: Device<f32>,
+{
+    let mut writer = Writer {
+        tensors,
+        next: 0,
+        trainable_only,
+        error: None,
+    };
+    let walked = M::iter_tensors(&mut RecursiveWalker {
+        m: (model, String::new()),
+        f: &mut writer,
+    });
+    if let Some(error) = writer.error {
+        return Err(error);
+    }
+    walked.map_err(|e| format!("device error: {e:?}"))?;
+    if writer.next != tensors.len() {
+        return Err(format!(
+            "{} tensors given but the model has {}",
+            tensors.len(),
+            writer.next
+        ));
+    }
+    Ok(())
+}
+
+struct Reader<'g, D: Device<f32>> {
+    grads: Option<&'g mut Gradients<f32, D>>,
+    out: Vec<NamedTensor>,
+}
+
+impl<D: Device<f32>> TensorVisitor<f32, D> for Reader<'_, D> {
+    type Viewer = (ViewTensorRef, ViewTensorName);
+    type Err = D::Err;
+    type E2 = f32;
+    type D2 = D;
+
+    fn visit<S: Shape>(
+        &mut self,
+        opts: TensorOptions<S, f32, D>,
+        (t, name): (&Tensor<S, f32, D>, String),
+    ) -> Result<Option<Tensor<S, f32, D>>, Self::Err> {
+        let shape: Vec<usize> = t.shape().concrete().into_iter().collect();
+        let values = match self.grads.as_deref_mut() {
+            None => t.as_vec(),
+            Some(_) if !opts.do_gradient_update => return Ok(None),
+            Some(grads) => {
+                grads.try_alloc_for(t)?;
+                grads.get(t).as_vec()
+            }
+        };
+        self.out.push(NamedTensor {
+            name,
+            shape,
+            trainable: opts.do_gradient_update,
+            values,
+        });
+        Ok(None)
+    }
+}
+
+struct Writer<'a> {
+    tensors: &'a [NamedTensor],
+    next: usize,
+    trainable_only: bool,
+    error: Option<String>,
+}
+
+impl<D: Device<f32>> TensorVisitor<f32, D> for Writer<'_> {
+    type Viewer = (ViewTensorMut, ViewTensorName);
+    type Err = D::Err;
+    type E2 = f32;
+    type D2 = D;
+
+    fn visit<S: Shape>(
+        &mut self,
+        opts: TensorOptions<S, f32, D>,
+        (t, name): (&mut Tensor<S, f32, D>, String),
+    ) -> Result<Option<Tensor<S, f32, D>>, Self::Err> {
+        if self.error.is_some() || (self.trainable_only && !opts.do_gradient_update) {
+            return Ok(None);
+        }
+        let index = self.next;
+        self.next += 1;
+        match self.tensors.get(index) {
+            Some(given) if given.name == name && given.values.len() == t.shape().num_elements() => {
+                t.copy_from(&given.values);
+            }
+            Some(given) => {
+                self.error = Some(format!(
+                    "tensor {index} is `{}` with {} values, but the model's is `{name}` with {}",
+                    given.name,
+                    given.values.len(),
+                    t.shape().num_elements()
+                ));
+            }
+            None => {
+                self.error = Some(format!(
+                    "the model's tensor `{name}` (number {index}) has no values"
+                ))
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dfdx::nn::builders::Linear;
+
+    #[test]
+    fn tensors_round_trip_by_name() {
+        let dev = Cpu::default();
+        let mut model = dev.build_module::<Linear<3, 2>, f32>();
+        let mut tensors = read_tensors(&model).unwrap();
+        let names: Vec<&str> = tensors.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["weight", "bias"]);
+        assert_eq!(tensors[0].shape, [2, 3]);
+        tensors[1].values = vec![7.0, -7.0];
+        write_tensors(&mut model, &tensors, false).unwrap();
+        assert_eq!(model.bias.as_vec(), [7.0, -7.0]);
+        tensors[1].name = "other".into();
+        let err = write_tensors(&mut model, &tensors, false).unwrap_err();
+        assert!(err.contains("`other`") && err.contains("`bias`"), "{err}");
+        let err = write_tensors(&mut model, &tensors[..1], false).unwrap_err();
+        assert!(err.contains("bias"), "{err}");
+    }
+}

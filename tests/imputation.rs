@@ -1,0 +1,315 @@
+//! Imputation samplers against closed forms: a linear decoder with a Gaussian output of fixed
+//! diagonal variance is factor analysis, whose conditional `p(x_miss | x_obs)` is Gaussian with a
+//! known mean and covariance.
+
+mod common;
+
+use common::{to_f32, FactorAnalysis};
+use dlvm::impute::{Imputation, ImputeOptions, Init, Mask, Single};
+use dlvm::prelude::*;
+
+dlvm! {
+    /// Factor analysis: a linear decoder with a diagonal Gaussian output and no floor.
+    model Fa {
+        latent z: 2 ~ Normal(0, I);
+        observed x: 3 ~ Gaussian(linear(z), unconstrained);
+        encoder q(z | x) = linear(x);
+    }
+}
+
+dlvm! {
+    /// A small Bernoulli model, to check the rounding of discrete single imputations.
+    model Binary {
+        latent z: 2 ~ Normal(0, I);
+        observed x: 6 ~ Bernoulli(mlp(z; 8; tanh));
+        encoder q(z | x) = mlp(x; 8; tanh);
+    }
+}
+
+/// `W` has orthogonal columns and `Ψ = 0.3 I`, so the exact posterior `p(z | x)` is diagonal.
+fn reference() -> FactorAnalysis {
+    FactorAnalysis {
+        w: vec![1.0, 1.0, 1.0, -1.0, 0.5, 0.0],
+        mu: vec![0.2, -0.1, 0.4],
+        psi: vec![0.3, 0.3, 0.3],
+        p: 3,
+        d: 2,
+    }
+}
+
+/// The decoder is the FA model; the encoder is `m(x) = A x + c + shift`, `v = log(scale · S)`
+/// where `N(A x + c, S)` is the exact posterior (`shift = 0`, `scale = 1` make it exact).
+fn model_with(fa: &FactorAnalysis, shift: [f64; 2], scale: [f64; 2]) -> Fa {
+    let mut model = Fa::new(&Cpu::default(), 0);
+    let mut weight = to_f32(&fa.w);
+    weight.extend([0.0f32; 6]);
+    let bias: Vec<f32> = fa
+        .mu
+        .iter()
+        .map(|&v| v as f32)
+        .chain(fa.psi.iter().map(|&v| v.ln() as f32))
+        .collect();
+    model.decoder.weight.copy_from(&weight);
+    model.decoder.bias.copy_from(&bias);
+    let (a, c) = fa.posterior_map();
+    let (_, var) = fa.diagonal_posterior(&[0.0; 3]);
+    model.encoder_mean.weight.copy_from(&to_f32(&a));
+    let mean_bias = [(c[0] + shift[0]) as f32, (c[1] + shift[1]) as f32];
+    model.encoder_mean.bias.copy_from(&mean_bias);
+    model.encoder_log_variance.weight.copy_from(&[0.0; 6]);
+    let log_var = [
+        (scale[0] * var[0]).ln() as f32,
+        (scale[1] * var[1]).ln() as f32,
+    ];
+    model.encoder_log_variance.bias.copy_from(&log_var);
+    model
+}
+
+/// The exact conditional of coordinates 1 and 2 given coordinate 0 = `x0`: (mean, covariance
+/// row-major 2 x 2), from `C = W Wᵀ + Ψ`: `μ_m + C_mo C_oo⁻¹ (x0 - μ_o)`, `C_mm - C_mo C_om / C_oo`.
+fn exact_conditional(fa: &FactorAnalysis, x0: f64) -> ([f64; 2], [f64; 4]) {
+    let c = fa.marginal_covariance();
+    let (c_oo, c_mo) = (c[0], [c[3], c[6]]);
+    let mean = [
+        fa.mu[1] + c_mo[0] / c_oo * (x0 - fa.mu[0]),
+        fa.mu[2] + c_mo[1] / c_oo * (x0 - fa.mu[0]),
+    ];
+    let cov = [
+        c[4] - c_mo[0] * c_mo[0] / c_oo,
+        c[5] - c_mo[0] * c_mo[1] / c_oo,
+        c[7] - c_mo[1] * c_mo[0] / c_oo,
+        c[8] - c_mo[1] * c_mo[1] / c_oo,
+    ];
+    (mean, cov)
+}
+
+const X0: f32 = 1.3;
+const CHAINS: usize = 400;
+
+/// `CHAINS` copies of the point `(X0, NaN, NaN)`: coordinates 1 and 2 missing.
+fn incomplete_points() -> (Dataset, Mask) {
+    let data: Vec<f32> = (0..CHAINS).flat_map(|_| [X0, f32::NAN, f32::NAN]).collect();
+    let data = Dataset::from_vec("fa", CHAINS, 3, data).unwrap();
+    let mask = Mask::from_nan(&data);
+    (data, mask)
+}
+
+fn long_run(seed: u64) -> ImputeOptions {
+    ImputeOptions {
+        iterations: 4000,
+        burn_in: 1000,
+        thin: 1,
+        keep: 3000,
+        init: Init::Zeros,
+        seed,
+        progress: false,
+    }
+}
+
+/// The five statistics whose expectations under the exact conditional are the two means and the
+/// three covariance entries: `x1, x2, (x1-μ1)², (x1-μ1)(x2-μ2), (x2-μ2)²` with the exact `μ`.
+fn statistics(x: &[f32], mean: [f64; 2]) -> [f64; 5] {
+    let (a, b) = (f64::from(x[1]) - mean[0], f64::from(x[2]) - mean[1]);
+    [a + mean[0], b + mean[1], a * a, a * b, b * b]
+}
+
+/// Per statistic, the grand mean over all retained draws of all chains and its Monte Carlo
+/// standard error. The chains are independent, so each chain's average is one independent
+/// sample: the standard error is `sd(chain averages) / √CHAINS`. This is the batch-means
+/// estimator with chains as batches; it contains the autocorrelation, as
+/// `Var(chain average) = σ² τ / draws` with `τ` the integrated autocorrelation time
+/// (effective sample size `CHAINS · draws / τ`).
+fn estimates(run: &Imputation, mean: [f64; 2]) -> [(f64, f64); 5] {
+    let per_chain: Vec<[f64; 5]> = (0..CHAINS)
+        .map(|i| {
+            let mut acc = [0.0; 5];
+            for draw in &run.draws {
+                let s = statistics(&draw[i * 3..(i + 1) * 3], mean);
+                acc.iter_mut().zip(s).for_each(|(a, v)| *a += v);
+            }
+            acc.map(|a| a / run.draws.len() as f64)
+        })
+        .collect();
+    std::array::from_fn(|k| {
+        let values: Vec<f64> = per_chain.iter().map(|s| s[k]).collect();
+        common::mean_and_se(&values)
+    })
+}
+
+fn exact_expectations(mean: [f64; 2], cov: [f64; 4]) -> [f64; 5] {
+    [mean[0], mean[1], cov[0], cov[1], cov[3]]
+}
+
+const NAMES: [&str; 5] = ["E x1", "E x2", "Var x1", "Cov x1 x2", "Var x2"];
+
+#[test]
+fn metropolis_within_gibbs_with_a_wrong_encoder_draws_from_the_exact_conditional() {
+    let fa = reference();
+    let model = model_with(&fa, [0.6, -0.5], [2.0, 2.0]);
+    let (data, mask) = incomplete_points();
+    let run = model
+        .metropolis_within_gibbs(&data, &mask, &long_run(11))
+        .unwrap();
+    let (mean, cov) = exact_conditional(&fa, f64::from(X0));
+    let acceptance = run.mean_acceptance();
+    assert!(
+        acceptance > 0.05 && acceptance < 0.99,
+        "acceptance {acceptance}"
+    );
+    eprintln!("MWG acceptance {acceptance:.3}");
+    for ((name, (got, se)), want) in NAMES
+        .iter()
+        .zip(estimates(&run, mean))
+        .zip(exact_expectations(mean, cov))
+    {
+        // 4.5 standard errors: a false alarm has probability ~7e-6 per statistic (normal chain
+        // averages over 400 independent chains); f32 rounding is far below the tolerance.
+        eprintln!("{name}: MWG {got:.4} ± {se:.4} vs exact {want:.4}");
+        assert!(
+            (got - want).abs() < 4.5 * se,
+            "{name}: MWG {got} ± {se} vs exact {want}"
+        );
+    }
+}
+
+#[test]
+fn pseudo_gibbs_with_the_same_wrong_encoder_is_measurably_off() {
+    let fa = reference();
+    let model = model_with(&fa, [0.6, -0.5], [2.0, 2.0]);
+    let (data, mask) = incomplete_points();
+    let run = model.pseudo_gibbs(&data, &mask, &long_run(12)).unwrap();
+    let (mean, cov) = exact_conditional(&fa, f64::from(X0));
+    let z_scores: Vec<(f64, &str)> = NAMES
+        .iter()
+        .zip(estimates(&run, mean))
+        .zip(exact_expectations(mean, cov))
+        .map(|((name, (got, se)), want)| ((got - want).abs() / se, *name))
+        .collect();
+    eprintln!("pseudo-Gibbs |bias| / se: {z_scores:?}");
+    // Off by more than 10 of its own standard errors in at least one statistic: far beyond
+    // Monte Carlo noise, so pseudo-Gibbs targets a different distribution.
+    assert!(
+        z_scores.iter().any(|(z, _)| *z > 10.0),
+        "pseudo-Gibbs looks exact: |bias| / se = {z_scores:?}"
+    );
+}
+
+#[test]
+fn metropolis_within_gibbs_with_the_exact_posterior_accepts_every_proposal() {
+    let fa = reference();
+    let model = model_with(&fa, [0.0, 0.0], [1.0, 1.0]);
+    let (data, mask) = incomplete_points();
+    let options = ImputeOptions {
+        iterations: 300,
+        ..Default::default()
+    };
+    let run = model
+        .metropolis_within_gibbs(&data, &mask, &options)
+        .unwrap();
+    // With q(z | x) = p(z | x) the ratio is exactly 1; f32 rounding leaves |log ρ| ~ 1e-6, so a
+    // rejection has probability ~1e-6 per step: allow 1e-4 of the 120 000 steps.
+    let acceptance = run.mean_acceptance();
+    assert!(acceptance > 0.9999, "acceptance {acceptance}");
+}
+
+fn check_observed_unchanged(data: &Dataset, mask: &Mask, run: &Imputation) {
+    let mut completed = vec![&run.last_draw, &run.draw_mean, &run.family_mean];
+    completed.extend(&run.draws);
+    for x in completed {
+        for ((&got, &want), &missing) in x.iter().zip(data.as_slice()).zip(mask.missing()) {
+            if !missing {
+                assert_eq!(got.to_bits(), want.to_bits(), "an observed entry changed");
+            }
+        }
+    }
+}
+
+#[test]
+fn observed_entries_are_never_changed() {
+    let fa = reference();
+    let model = model_with(&fa, [0.6, -0.5], [2.0, 2.0]);
+    let values: Vec<f32> = (0..60)
+        .map(|k| ((k * 37) % 17) as f32 / 7.0 - 1.0)
+        .collect();
+    let data = Dataset::from_vec("fa", 20, 3, values).unwrap();
+    let mask = Mask::mcar(20, 3, 0.5, 3).unwrap();
+    for init in [Init::Zeros, Init::FamilyMean, Init::PseudoGibbs(5)] {
+        let options = ImputeOptions {
+            iterations: 30,
+            burn_in: 10,
+            thin: 2,
+            keep: 4,
+            init,
+            seed: 5,
+            progress: false,
+        };
+        let pg = model.pseudo_gibbs(&data, &mask, &options).unwrap();
+        let mwg = model
+            .metropolis_within_gibbs(&data, &mask, &options)
+            .unwrap();
+        for run in [&pg, &mwg] {
+            assert_eq!(run.draws.len(), 4);
+            assert_eq!(run.trace.len(), 30 * 20);
+            check_observed_unchanged(&data, &mask, run);
+            // Missing entries were imputed (continuous draws are almost surely not the data).
+            let changed = run
+                .last_draw
+                .iter()
+                .zip(data.as_slice())
+                .zip(mask.missing())
+                .any(|((a, b), &m)| m && a != b);
+            assert!(changed, "no missing entry was imputed");
+        }
+        assert!(pg.acceptance.iter().all(|&a| a == 1.0));
+    }
+}
+
+#[test]
+fn binary_single_imputations_are_thresholded_at_one_half() {
+    let model = Binary::new(&Cpu::default(), 1);
+    let values: Vec<f32> = (0..48).map(|k| ((k * 5) % 3 == 0) as u8 as f32).collect();
+    let data = Dataset::from_vec("bits", 8, 6, values).unwrap();
+    let mask = Mask::top_half(8, 2, 3).unwrap();
+    let options = ImputeOptions {
+        iterations: 20,
+        ..Default::default()
+    };
+    let run = model
+        .metropolis_within_gibbs(&data, &mask, &options)
+        .unwrap();
+    check_observed_unchanged(&data, &mask, &run);
+    for kind in [Single::LastDraw, Single::DrawMean, Single::FamilyMean] {
+        let single = run.single(kind);
+        assert!(single.iter().all(|&v| v == 0.0 || v == 1.0), "{kind:?}");
+    }
+    let rounded = run.single(Single::FamilyMean);
+    for (&p, &r) in run.family_mean.iter().zip(&rounded) {
+        assert_eq!(r, if p >= 0.5 { 1.0 } else { 0.0 });
+    }
+}
+
+#[test]
+fn bad_inputs_are_typed_errors() {
+    let model = model_with(&reference(), [0.0, 0.0], [1.0, 1.0]);
+    let (data, mask) = incomplete_points();
+    let zero = ImputeOptions {
+        iterations: 0,
+        ..Default::default()
+    };
+    assert!(matches!(
+        model.pseudo_gibbs(&data, &mask, &zero),
+        Err(DlvmError::Config {
+            parameter: "iterations",
+            ..
+        })
+    ));
+    let wrong = Mask::mcar(CHAINS + 1, 3, 0.5, 0).unwrap();
+    let options = ImputeOptions::default();
+    assert!(matches!(
+        model.metropolis_within_gibbs(&data, &wrong, &options),
+        Err(DlvmError::MaskShape { .. })
+    ));
+    // An observed NaN (the mask says observed) is a data error, not a panic.
+    let observed_nan = Mask::from_bools(CHAINS, 3, vec![false; CHAINS * 3]).unwrap();
+    assert!(model.pseudo_gibbs(&data, &observed_nan, &options).is_err());
+}
