@@ -74,6 +74,9 @@ struct Args {
     /// Directory holding the .npy.gz data files.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/data"))]
     data: PathBuf,
+    /// CPU threads for matrix products (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 const SIDE: usize = 28;
@@ -95,6 +98,9 @@ struct Cell {
 }
 
 fn run(args: Args) -> Result<(), DlvmError> {
+    if let Some(threads) = args.threads {
+        dlvm::threads::use_threads(threads)?;
+    }
     let prefix = match args.dataset {
         Data::Mnist => "binarized_mnist",
         Data::Caltech => "caltech101_silhouettes",

@@ -51,6 +51,9 @@ struct Args {
     /// Directory holding binarized_mnist_{train,valid,test}.npy.gz.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/data"))]
     data: PathBuf,
+    /// CPU threads for matrix products (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 fn main() {
@@ -61,6 +64,9 @@ fn main() {
 }
 
 fn run(args: Args) -> Result<(), DlvmError> {
+    if let Some(threads) = args.threads {
+        dlvm::threads::use_threads(threads)?;
+    }
     let load =
         |split: &str| Dataset::from_npy(args.data.join(format!("binarized_mnist_{split}.npy.gz")));
     let dev = Cpu::default();

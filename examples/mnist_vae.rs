@@ -50,6 +50,10 @@ struct Args {
     /// Directory holding binarized_mnist_{train,valid,test}.npy.gz.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/data"))]
     data: PathBuf,
+    /// CPU threads for matrix products (1 is fastest for this model at batch 100 on 2 cores; see
+    /// docs/performance.md).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
 }
 
 fn main() {
@@ -60,6 +64,7 @@ fn main() {
 }
 
 fn run(args: Args) -> Result<(), DlvmError> {
+    dlvm::threads::use_threads(args.threads)?;
     let load =
         |split: &str| Dataset::from_npy(args.data.join(format!("binarized_mnist_{split}.npy.gz")));
     let (train, valid, test) = (load("train")?, load("valid")?, load("test")?);

@@ -27,6 +27,7 @@ pub mod model;
 pub mod nn;
 pub mod plot;
 pub mod sample;
+pub mod threads;
 pub mod train;
 
 pub use dfdx;

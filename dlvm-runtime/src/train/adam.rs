@@ -94,27 +94,17 @@ impl AdamState {
             _ => 1.0,
         };
         let step = Step::new(settings, self.step + 1, scale);
-        for (k, tensor) in params.iter().enumerate() {
-            for (i, &theta) in tensor.values.iter().enumerate() {
-                let (m, v) = self.moments_at(k, i);
-                let (_, _, new) = step.apply(theta, grads[k].values[i], m, v);
-                if !new.is_finite() {
-                    return Err(UpdateError::Parameter {
-                        parameter: tensor.name.clone(),
-                        index: i,
-                        value: new,
-                    });
-                }
-            }
-        }
+        self.check_step(&step, params, grads)?;
         if fresh {
             self.moment1 = zeros_like(params);
             self.moment2 = zeros_like(params);
         }
         for (k, tensor) in params.iter_mut().enumerate() {
             let (m, v) = (&mut self.moment1[k].values, &mut self.moment2[k].values);
-            for (i, theta) in tensor.values.iter_mut().enumerate() {
-                (m[i], v[i], *theta) = step.apply(*theta, grads[k].values[i], m[i], v[i]);
+            let moments = m.iter_mut().zip(v.iter_mut());
+            for ((theta, &g), (m, v)) in tensor.values.iter_mut().zip(&grads[k].values).zip(moments)
+            {
+                (*m, *v, *theta) = step.apply(*theta, g, *m, *v);
             }
         }
         self.step += 1;
@@ -124,8 +114,57 @@ impl AdamState {
         })
     }
 
-    /// The moments of element `i` of tensor `k` (zeros before the first update).
-    fn moments_at(&self, k: usize, i: usize) -> (f32, f32) {
+    /// Checks that `step` keeps every parameter finite, without changing anything.
+    ///
+    /// The common case is one branch-free (vectorisable) pass per tensor; only a refused update
+    /// pays for a second pass that finds the first offending element.
+    fn check_step(
+        &self,
+        step: &Step,
+        params: &[NamedTensor],
+        grads: &[NamedTensor],
+    ) -> Result<(), UpdateError> {
+        for (k, tensor) in params.iter().enumerate() {
+            let new_values = |i: usize| self.new_value(step, tensor, &grads[k], k, i);
+            let finite = match (self.moment1.get(k), self.moment2.get(k)) {
+                (Some(m), Some(v)) => all_finite(
+                    tensor
+                        .values
+                        .iter()
+                        .zip(&grads[k].values)
+                        .zip(m.values.iter().zip(&v.values)),
+                    |((&theta, &g), (&m, &v))| step.apply(theta, g, m, v).2,
+                ),
+                _ => all_finite(
+                    tensor.values.iter().zip(&grads[k].values),
+                    |(&theta, &g)| step.apply(theta, g, 0.0, 0.0).2,
+                ),
+            };
+            if !finite {
+                let (index, value) = (0..tensor.values.len())
+                    .map(|i| (i, new_values(i)))
+                    .find(|(_, value)| !value.is_finite())
+                    .unwrap_or((0, f32::NAN));
+                return Err(UpdateError::Parameter {
+                    parameter: tensor.name.clone(),
+                    index,
+                    value,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The new value of element `i` of tensor `k` under `step` (moments are zero before the
+    /// first update).
+    fn new_value(
+        &self,
+        step: &Step,
+        tensor: &NamedTensor,
+        grad: &NamedTensor,
+        k: usize,
+        i: usize,
+    ) -> f32 {
         let get = |moments: &[NamedTensor]| {
             moments
                 .get(k)
@@ -133,8 +172,19 @@ impl AdamState {
                 .copied()
                 .unwrap_or(0.0)
         };
-        (get(&self.moment1), get(&self.moment2))
+        step.apply(
+            tensor.values[i],
+            grad.values[i],
+            get(&self.moment1),
+            get(&self.moment2),
+        )
+        .2
     }
+}
+
+/// Whether `f` is finite on every item, evaluated without early exit so that the loop vectorises.
+fn all_finite<I: Iterator>(items: I, f: impl Fn(I::Item) -> f32) -> bool {
+    items.fold(true, |ok, item| ok & f(item).is_finite())
 }
 
 /// The constants of one Adam step, in `f32` as dfdx's kernel computes them.
@@ -210,20 +260,31 @@ fn check_pairing(params: &[NamedTensor], grads: &[NamedTensor]) -> Result<(), Up
 /// # Formula
 /// `‖g‖₂ = √(Σ_k Σ_i g_ki²)`, accumulated in `f64`.
 fn finite_norm(grads: &[NamedTensor]) -> Result<f64, UpdateError> {
-    let mut sum = 0.0f64;
-    for tensor in grads {
-        for (index, &g) in tensor.values.iter().enumerate() {
-            if !g.is_finite() {
-                return Err(UpdateError::Gradient {
-                    parameter: tensor.name.clone(),
-                    index,
-                    value: g,
-                });
-            }
-            sum += f64::from(g) * f64::from(g);
-        }
+    // Squares of finite f32 values cannot overflow f64: the sum is finite iff every value is.
+    let sum: f64 = grads
+        .iter()
+        .map(|t| {
+            t.values
+                .iter()
+                .map(|&g| f64::from(g) * f64::from(g))
+                .sum::<f64>()
+        })
+        .sum();
+    if sum.is_finite() {
+        return Ok(sum.sqrt());
     }
-    Ok(sum.sqrt())
+    let (tensor, index, value) = grads
+        .iter()
+        .flat_map(|t| t.values.iter().enumerate().map(move |(i, &g)| (t, i, g)))
+        .find(|(_, _, g)| !g.is_finite())
+        .map_or((String::new(), 0, f32::NAN), |(t, i, g)| {
+            (t.name.clone(), i, g)
+        });
+    Err(UpdateError::Gradient {
+        parameter: tensor,
+        index,
+        value,
+    })
 }
 
 #[cfg(test)]
