@@ -194,12 +194,19 @@ impl Dataset {
         support: &str,
         in_support: impl Fn(f32) -> bool,
     ) -> Result<(), DataError> {
+        let ok = |v: f32| v.is_finite() & in_support(v);
+        // Whole blocks are checked without early exit (vectorisable); only a failing block is
+        // searched for its first offending value.
+        const BLOCK: usize = 4096;
         let Some((index, value)) = self
             .data
-            .iter()
-            .copied()
+            .chunks(BLOCK)
             .enumerate()
-            .find(|&(_, v)| !v.is_finite() || !in_support(v))
+            .find(|(_, block)| !block.iter().fold(true, |all, &v| all & ok(v)))
+            .and_then(|(b, block)| {
+                let i = block.iter().position(|&v| !ok(v))?;
+                Some((b * BLOCK + i, block[i]))
+            })
         else {
             return Ok(());
         };
