@@ -33,7 +33,7 @@ dlvm! {
 
 /// Fit factor analysis as a linear VAE and compare with the closed-form likelihood.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Passes over the training rows.
     #[arg(long, default_value_t = 200)]

@@ -40,7 +40,7 @@ dlvm! {
 
 /// Train a floored Gaussian and a 4-class categorical VAE on Frey faces; write sample grids.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Passes over the 1700 training frames, per model.
     #[arg(long, default_value_t = 100)]

@@ -52,7 +52,7 @@ dlvm! {
 
 /// Train Gaussian DLVMs with and without a variance floor on Frey faces; track train/test IWAE.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Passes over the 1565 training frames.
     #[arg(long, default_value_t = 250)]

@@ -43,7 +43,7 @@ enum Data {
 
 /// Impute image halves with pseudo-Gibbs and Metropolis-within-Gibbs and report F1.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Data set.
     #[arg(long, value_enum, default_value_t = Data::Mnist)]

@@ -25,7 +25,7 @@ dlvm! {
 
 /// IWAE-K test log-likelihood of the MNIST VAE.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// A checkpoint written by `examples/mnist_vae.rs`; without it a model is trained.
     #[arg(long)]

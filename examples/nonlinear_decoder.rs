@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 /// Sample the non-linear decoder f(z) = z/10 + z/|z| and plot the samples.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Number of draws.
     #[arg(long, default_value_t = 2000)]

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 /// Fit sin(x)/x from 20 noisy samples with a one-hidden-layer tanh MLP.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Number of noisy samples.
     #[arg(long, default_value_t = 20)]

@@ -31,7 +31,7 @@ dlvm! {
 /// Show l(θ_k) → +∞ for the spike sequence of the unboundedness theorem, and a floored version
 /// staying under -(n p / 2) log(2π ξ).
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// The data point x_i the spike sits on (row of Frey faces).
     #[arg(long, default_value_t = 0)]

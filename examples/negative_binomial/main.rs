@@ -42,7 +42,7 @@ dlvm! {
 
 /// Train negative-binomial and Poisson VAEs on over-dispersed counts and compare them.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Passes over the training rows.
     #[arg(long, default_value_t = 40)]
