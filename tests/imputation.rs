@@ -4,18 +4,10 @@
 
 mod common;
 
-use common::{to_f32, FactorAnalysis};
+use common::fa_model::{fa_model, reference, scaled_log_var, Fa};
+use common::FactorAnalysis;
 use dlvm::impute::{Imputation, ImputeOptions, Init, Mask, Single};
 use dlvm::prelude::*;
-
-dlvm! {
-    /// Factor analysis: a linear decoder with a diagonal Gaussian output and no floor.
-    model Fa {
-        latent z: 2 ~ Normal(0, I);
-        observed x: 3 ~ Gaussian(linear(z), unconstrained);
-        encoder q(z | x) = linear(x);
-    }
-}
 
 dlvm! {
     /// A small Bernoulli model, to check the rounding of discrete single imputations.
@@ -26,43 +18,10 @@ dlvm! {
     }
 }
 
-/// `W` has orthogonal columns and `Ψ = 0.3 I`, so the exact posterior `p(z | x)` is diagonal.
-fn reference() -> FactorAnalysis {
-    FactorAnalysis {
-        w: vec![1.0, 1.0, 1.0, -1.0, 0.5, 0.0],
-        mu: vec![0.2, -0.1, 0.4],
-        psi: vec![0.3, 0.3, 0.3],
-        p: 3,
-        d: 2,
-    }
-}
-
-/// The decoder is the FA model; the encoder is `m(x) = A x + c + shift`, `v = log(scale · S)`
-/// where `N(A x + c, S)` is the exact posterior (`shift = 0`, `scale = 1` make it exact).
+/// The FA decoder; the encoder is `m(x) = A x + c + shift`, `v = log(scale · S)` where
+/// `N(A x + c, S)` is the exact posterior (`shift = 0`, `scale = 1` make it exact).
 fn model_with(fa: &FactorAnalysis, shift: [f64; 2], scale: [f64; 2]) -> Fa {
-    let mut model = Fa::new(&Cpu::default(), 0);
-    let mut weight = to_f32(&fa.w);
-    weight.extend([0.0f32; 6]);
-    let bias: Vec<f32> = fa
-        .mu
-        .iter()
-        .map(|&v| v as f32)
-        .chain(fa.psi.iter().map(|&v| v.ln() as f32))
-        .collect();
-    model.decoder.weight.copy_from(&weight);
-    model.decoder.bias.copy_from(&bias);
-    let (a, c) = fa.posterior_map();
-    let (_, var) = fa.diagonal_posterior(&[0.0; 3]);
-    model.encoder_mean.weight.copy_from(&to_f32(&a));
-    let mean_bias = [(c[0] + shift[0]) as f32, (c[1] + shift[1]) as f32];
-    model.encoder_mean.bias.copy_from(&mean_bias);
-    model.encoder_log_variance.weight.copy_from(&[0.0; 6]);
-    let log_var = [
-        (scale[0] * var[0]).ln() as f32,
-        (scale[1] * var[1]).ln() as f32,
-    ];
-    model.encoder_log_variance.bias.copy_from(&log_var);
-    model
+    fa_model(fa, shift, scaled_log_var(fa, scale))
 }
 
 /// The exact conditional of coordinates 1 and 2 given coordinate 0 = `x0`: (mean, covariance

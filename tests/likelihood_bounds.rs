@@ -5,28 +5,9 @@
 
 mod common;
 
-use common::{kl_diagonal, to_f32, FactorAnalysis};
+use common::fa_model::{fa_model, reference, scaled_log_var, Fa};
+use common::{kl_diagonal, FactorAnalysis};
 use dlvm::prelude::*;
-
-dlvm! {
-    /// Factor analysis: a linear decoder with a diagonal Gaussian output and no floor.
-    model Fa {
-        latent z: 2 ~ Normal(0, I);
-        observed x: 3 ~ Gaussian(linear(z), unconstrained);
-        encoder q(z | x) = linear(x);
-    }
-}
-
-/// `W` has orthogonal columns and `Ψ = 0.3 I`, so the exact posterior is diagonal.
-fn reference() -> FactorAnalysis {
-    FactorAnalysis {
-        w: vec![1.0, 1.0, 1.0, -1.0, 0.5, 0.0],
-        mu: vec![0.2, -0.1, 0.4],
-        psi: vec![0.3, 0.3, 0.3],
-        p: 3,
-        d: 2,
-    }
-}
 
 const X: [f32; 3] = [1.1, -0.7, 0.9];
 const SHIFT: [f64; 2] = [0.4, -0.3];
@@ -34,26 +15,7 @@ const VAR_SCALE: [f64; 2] = [1.6, 0.6];
 
 /// The FA decoder with a deliberately wrong encoder: `m = m*(x) + SHIFT`, `s² = VAR_SCALE s*²`.
 fn model(fa: &FactorAnalysis) -> Fa {
-    let mut model = Fa::new(&Cpu::default(), 0);
-    let mut weight = to_f32(&fa.w);
-    weight.extend([0.0f32; 6]);
-    let bias: Vec<f32> = fa
-        .mu
-        .iter()
-        .map(|&v| v as f32)
-        .chain(fa.psi.iter().map(|&v| v.ln() as f32))
-        .collect();
-    model.decoder.weight.copy_from(&weight);
-    model.decoder.bias.copy_from(&bias);
-    let (a, c) = fa.posterior_map();
-    let (_, var) = fa.diagonal_posterior(&[0.0; 3]);
-    model.encoder_mean.weight.copy_from(&to_f32(&a));
-    let mean_bias = [c[0] + SHIFT[0], c[1] + SHIFT[1]];
-    model.encoder_mean.bias.copy_from(&to_f32(&mean_bias));
-    model.encoder_log_variance.weight.copy_from(&[0.0; 6]);
-    let log_var = [(VAR_SCALE[0] * var[0]).ln(), (VAR_SCALE[1] * var[1]).ln()];
-    model.encoder_log_variance.bias.copy_from(&to_f32(&log_var));
-    model
+    fa_model(fa, SHIFT, scaled_log_var(fa, VAR_SCALE))
 }
 
 /// `n` copies of `X`: every copy gets independent importance samples.

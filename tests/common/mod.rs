@@ -2,6 +2,8 @@
 //! the reference for testing ELBO and samplers.
 #![allow(dead_code)]
 
+pub mod fa_model;
+
 /// A factor-analysis model with `p` observed and `d` latent dimensions (row-major `w`, p x d).
 pub struct FactorAnalysis {
     pub w: Vec<f64>,
