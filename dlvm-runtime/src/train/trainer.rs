@@ -426,43 +426,24 @@ fn run_settings(config: &TrainConfig, train_rows: usize) -> RunSettings {
 
 /// Names the first setting that differs between a saved run and this one.
 fn compare_settings(saved: &RunSettings, given: &RunSettings) -> std::result::Result<(), String> {
+    macro_rules! setting {
+        ($name:literal, $field:ident) => {
+            (
+                $name,
+                format!("{:?}", saved.$field),
+                format!("{:?}", given.$field),
+            )
+        };
+    }
     let pairs = [
-        ("seed", format!("{}", saved.seed), format!("{}", given.seed)),
-        (
-            "batch_size",
-            format!("{}", saved.batch_size),
-            format!("{}", given.batch_size),
-        ),
-        (
-            "learning_rate",
-            format!("{:?}", saved.learning_rate),
-            format!("{:?}", given.learning_rate),
-        ),
-        (
-            "betas",
-            format!("{:?}", saved.betas),
-            format!("{:?}", given.betas),
-        ),
-        (
-            "shuffle",
-            format!("{}", saved.shuffle),
-            format!("{}", given.shuffle),
-        ),
-        (
-            "clip_grad_norm",
-            format!("{:?}", saved.clip_grad_norm),
-            format!("{:?}", given.clip_grad_norm),
-        ),
-        (
-            "patience",
-            format!("{:?}", saved.patience),
-            format!("{:?}", given.patience),
-        ),
-        (
-            "training rows",
-            format!("{}", saved.train_rows),
-            format!("{}", given.train_rows),
-        ),
+        setting!("seed", seed),
+        setting!("batch_size", batch_size),
+        setting!("learning_rate", learning_rate),
+        setting!("betas", betas),
+        setting!("shuffle", shuffle),
+        setting!("clip_grad_norm", clip_grad_norm),
+        setting!("patience", patience),
+        setting!("training rows", train_rows),
     ];
     match pairs.into_iter().find(|(_, a, b)| a != b) {
         Some((name, a, b)) => Err(format!(
