@@ -140,6 +140,22 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
         self.for_each_incomplete_row(raw, |row, out| model.family().sample_row(row, rng, out));
     }
 
+    /// Ends a run whose last decoder output is `raw`: the last draw, then the family mean at the
+    /// last `z` in the missing entries, handed to `recorder` with the run's wall-clock time.
+    pub fn finish(
+        mut self,
+        recorder: super::result::Recorder,
+        raw: &[f32],
+        metropolis: bool,
+        start: std::time::Instant,
+    ) -> super::result::Imputation {
+        let last_draw = self.x.clone();
+        self.set_missing_to_mean(raw);
+        let discrete = <M::Family as OutputFamily>::DISCRETE;
+        let seconds = start.elapsed().as_secs_f64();
+        recorder.finish(last_draw, self.x, metropolis, seconds, discrete)
+    }
+
     /// `x_miss = E[x_miss | η]`: sets the missing entries to the family mean.
     pub fn set_missing_to_mean(&mut self, raw: &[f32]) {
         let model = self.model;

@@ -6,7 +6,6 @@ use super::options::ImputeOptions;
 use super::result::{Imputation, Recorder};
 use crate::data::Dataset;
 use crate::error::Result;
-use crate::family::OutputFamily;
 use crate::model::Dlvm;
 use dfdx::prelude::*;
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -74,9 +73,5 @@ pub fn metropolis_within_gibbs<M: Dlvm<D>, D: Device<f32>>(
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let last_draw = chains.x.clone();
-    chains.set_missing_to_mean(&raw);
-    let discrete = <M::Family as OutputFamily>::DISCRETE;
-    let seconds = start.elapsed().as_secs_f64();
-    Ok(recorder.finish(last_draw, chains.x, true, seconds, discrete))
+    Ok(chains.finish(recorder, &raw, true, start))
 }

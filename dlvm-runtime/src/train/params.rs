@@ -29,15 +29,7 @@ where
     M: TensorCollection<f32, D>,
     D: Device<f32>,
 {
-    let mut reader = Reader {
-        grads: None,
-        out: Vec::new(),
-    };
-    M::iter_tensors(&mut RecursiveWalker {
-        m: (model, String::new()),
-        f: &mut reader,
-    })?;
-    Ok(reader.out)
+    read(model, None)
 }
 
 /// Copies the gradient of every trainable tensor of `model` to the host, in visiting order;
@@ -53,8 +45,18 @@ where
     M: TensorCollection<f32, D>,
     D: Device<f32>,
 {
+    read(model, Some(grads))
+}
+
+/// Walks `model` in visiting order, copying each tensor (or, given `grads`, each trainable
+/// tensor's gradient) to the host.
+fn read<M, D>(model: &M, grads: Option<&mut Gradients<f32, D>>) -> Result<Vec<NamedTensor>, D::Err>
+where
+    M: TensorCollection<f32, D>,
+    D: Device<f32>,
+{
     let mut reader = Reader {
-        grads: Some(grads),
+        grads,
         out: Vec::new(),
     };
     M::iter_tensors(&mut RecursiveWalker {
