@@ -54,6 +54,9 @@ struct Args {
     /// docs/performance.md).
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Threads that share each minibatch (data parallelism; see `TrainConfig::workers`).
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
 }
 
 fn main() {
@@ -85,6 +88,7 @@ fn run(args: Args) -> Result<(), DlvmError> {
         checkpoint: Some(args.out.join("model.safetensors")),
         clip_grad_norm: args.clip_grad_norm,
         state: Some(args.out.join("train.state")),
+        workers: args.workers,
         ..Default::default()
     };
     let start = Instant::now();

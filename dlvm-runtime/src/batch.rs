@@ -55,10 +55,12 @@ pub fn standard_normal<Z: ConstDim, D: Device<f32>>(
     n: usize,
     rng: &mut impl Rng,
 ) -> Tensor<(usize, Z), f32, D> {
-    let values: Vec<f32> = (0..n * Z::SIZE)
-        .map(|_| rng.sample(StandardNormal))
-        .collect();
-    dev.tensor_from_vec(values, (n, Z::default()))
+    dev.tensor_from_vec(standard_normal_values(n * Z::SIZE, rng), (n, Z::default()))
+}
+
+/// `len` independent standard normal draws, in the order [`standard_normal`] uses them.
+pub fn standard_normal_values(len: usize, rng: &mut impl Rng) -> Vec<f32> {
+    (0..len).map(|_| rng.sample(StandardNormal)).collect()
 }
 
 /// Converts a typed tensor to the dynamic `(usize, usize)` shape families work with.

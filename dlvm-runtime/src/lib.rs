@@ -22,6 +22,7 @@ pub mod error;
 pub mod family;
 pub mod impute;
 pub mod init;
+pub mod kernels;
 pub mod latent;
 pub mod model;
 pub mod nn;

@@ -1,4 +1,4 @@
-//! Network pieces dfdx 0.13 does not ship: the softplus activation.
+//! Network pieces dfdx 0.13 does not ship: the softplus activation, a fused `tanh`, the identity.
 
 use dfdx::nn::modules::{Module, NonMutableModule, ZeroSizedModule};
 use dfdx::prelude::*;
@@ -18,6 +18,24 @@ impl<S: Shape, D: Device<f32>, T: Tape<f32, D>> Module<Tensor<S, f32, D, T>> for
 
     fn try_forward(&self, x: Tensor<S, f32, D, T>) -> Result<Self::Output, D::Err> {
         Ok(crate::family::special::softplus(x))
+    }
+}
+
+/// The `tanh` activation, computed on the CPU by one fused, vectorised kernel
+/// ([`kernels::tanh`](crate::kernels::tanh): value and derivative `1 - tanh²` in one pass, within
+/// 4 units in the last place of `tanh`); dfdx's `tanh` on other devices.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Tanh;
+
+impl ZeroSizedModule for Tanh {}
+impl NonMutableModule for Tanh {}
+
+impl<S: Shape, D: Device<f32>, T: Tape<f32, D>> Module<Tensor<S, f32, D, T>> for Tanh {
+    type Output = Tensor<S, f32, D, T>;
+    type Error = D::Err;
+
+    fn try_forward(&self, x: Tensor<S, f32, D, T>) -> Result<Self::Output, D::Err> {
+        Ok(crate::kernels::tanh(x))
     }
 }
 

@@ -40,7 +40,7 @@ impl OutputFamily for Bernoulli {
         raw: Tensor<(usize, usize), f32, D, T>,
         x: Tensor<(usize, usize), f32, D>,
     ) -> Tensor<(usize, usize), f32, D, T> {
-        raw.bce_with_logits(x).negate()
+        crate::kernels::bernoulli_log_prob(raw, x)
     }
 
     fn sample_row(&self, raw: &[f32], rng: &mut dyn RngCore, out: &mut [f32]) {

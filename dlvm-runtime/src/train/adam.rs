@@ -64,8 +64,10 @@ pub struct UpdateReport {
 
 impl AdamState {
     /// One Adam update of `params` (trainable tensors only, visiting order, updated in place)
-    /// from `grads` for *minimising* the loss. The update is first computed and checked in
-    /// full, then committed: a refused update leaves `params` and `self` unchanged.
+    /// from `grads` for *minimising* the loss. The update is first computed in full into
+    /// scratch buffers and checked, then committed by swapping buffers: a refused update leaves
+    /// `params` and `self` unchanged. Allocates its scratch; a training loop keeps one
+    /// [`AdamScratch`] and calls [`update_with`](Self::update_with).
     ///
     /// # Formula
     /// With `g` the gradient, rescaled by `min(1, c / ‖g‖₂)` when clipping at `c`:
@@ -82,6 +84,21 @@ impl AdamState {
         params: &mut [NamedTensor],
         grads: &[NamedTensor],
     ) -> Result<UpdateReport, UpdateError> {
+        self.update_with(settings, params, grads, &mut AdamScratch::default())
+    }
+
+    /// [`update`](Self::update) with reusable scratch buffers: after the first step an update
+    /// allocates nothing and makes one pass over parameters, gradients and moments.
+    ///
+    /// # Errors
+    /// Those of [`update`](Self::update).
+    pub fn update_with(
+        &mut self,
+        settings: &AdamSettings,
+        params: &mut [NamedTensor],
+        grads: &[NamedTensor],
+        scratch: &mut AdamScratch,
+    ) -> Result<UpdateReport, UpdateError> {
         check_pairing(params, grads)?;
         let fresh = self.moment1.is_empty() && self.moment2.is_empty();
         if !fresh {
@@ -94,18 +111,22 @@ impl AdamState {
             _ => 1.0,
         };
         let step = Step::new(settings, self.step + 1, scale);
-        self.check_step(&step, params, grads)?;
         if fresh {
             self.moment1 = zeros_like(params);
             self.moment2 = zeros_like(params);
         }
-        for (k, tensor) in params.iter_mut().enumerate() {
-            let (m, v) = (&mut self.moment1[k].values, &mut self.moment2[k].values);
-            let moments = m.iter_mut().zip(v.iter_mut());
-            for ((theta, &g), (m, v)) in tensor.values.iter_mut().zip(&grads[k].values).zip(moments)
-            {
-                (*m, *v, *theta) = step.apply(*theta, g, *m, *v);
+        scratch.fit(params);
+        let finite = step.propose_all(params, grads, [&self.moment1, &self.moment2], scratch);
+        if !finite {
+            if fresh {
+                (self.moment1, self.moment2) = (Vec::new(), Vec::new());
             }
+            return Err(first_non_finite(params, &scratch.params));
+        }
+        for (k, tensor) in params.iter_mut().enumerate() {
+            std::mem::swap(&mut tensor.values, &mut scratch.params[k]);
+            std::mem::swap(&mut self.moment1[k].values, &mut scratch.moment1[k]);
+            std::mem::swap(&mut self.moment2[k].values, &mut scratch.moment2[k]);
         }
         self.step += 1;
         Ok(UpdateReport {
@@ -113,78 +134,59 @@ impl AdamState {
             clipped: scale < 1.0,
         })
     }
+}
 
-    /// Checks that `step` keeps every parameter finite, without changing anything.
-    ///
-    /// The common case is one branch-free (vectorisable) pass per tensor; only a refused update
-    /// pays for a second pass that finds the first offending element.
-    fn check_step(
-        &self,
-        step: &Step,
-        params: &[NamedTensor],
-        grads: &[NamedTensor],
-    ) -> Result<(), UpdateError> {
-        for (k, tensor) in params.iter().enumerate() {
-            let new_values = |i: usize| self.new_value(step, tensor, &grads[k], k, i);
-            let finite = match (self.moment1.get(k), self.moment2.get(k)) {
-                (Some(m), Some(v)) => all_finite(
-                    tensor
-                        .values
-                        .iter()
-                        .zip(&grads[k].values)
-                        .zip(m.values.iter().zip(&v.values)),
-                    |((&theta, &g), (&m, &v))| step.apply(theta, g, m, v).2,
-                ),
-                _ => all_finite(
-                    tensor.values.iter().zip(&grads[k].values),
-                    |(&theta, &g)| step.apply(theta, g, 0.0, 0.0).2,
-                ),
-            };
-            if !finite {
-                let (index, value) = (0..tensor.values.len())
-                    .map(|i| (i, new_values(i)))
-                    .find(|(_, value)| !value.is_finite())
-                    .unwrap_or((0, f32::NAN));
-                return Err(UpdateError::Parameter {
-                    parameter: tensor.name.clone(),
-                    index,
-                    value,
-                });
-            }
+/// Buffers for Adam's proposed parameters and moments, reused from step to step so that an
+/// update allocates nothing (see [`AdamState::update_with`]).
+///
+/// With [`with_threads`](Self::with_threads) the step is computed by that many threads, each
+/// on one contiguous part of every tensor (Adam is element-wise, so the result is the same).
+#[derive(Debug, Clone, Default)]
+pub struct AdamScratch {
+    params: Vec<Vec<f32>>,
+    moment1: Vec<Vec<f32>>,
+    moment2: Vec<Vec<f32>>,
+    threads: usize,
+}
+
+impl AdamScratch {
+    /// Scratch whose updates are computed by `threads` threads (0 or 1: the calling thread).
+    pub fn with_threads(threads: usize) -> Self {
+        Self {
+            threads,
+            ..Self::default()
         }
-        Ok(())
     }
 
-    /// The new value of element `i` of tensor `k` under `step` (moments are zero before the
-    /// first update).
-    fn new_value(
-        &self,
-        step: &Step,
-        tensor: &NamedTensor,
-        grad: &NamedTensor,
-        k: usize,
-        i: usize,
-    ) -> f32 {
-        let get = |moments: &[NamedTensor]| {
-            moments
-                .get(k)
-                .and_then(|t| t.values.get(i))
-                .copied()
-                .unwrap_or(0.0)
-        };
-        step.apply(
-            tensor.values[i],
-            grad.values[i],
-            get(&self.moment1),
-            get(&self.moment2),
-        )
-        .2
+    /// Gives every buffer the length of the corresponding tensor of `params`.
+    fn fit(&mut self, params: &[NamedTensor]) {
+        for buffers in [&mut self.params, &mut self.moment1, &mut self.moment2] {
+            buffers.resize_with(params.len(), Vec::new);
+            for (buffer, tensor) in buffers.iter_mut().zip(params) {
+                buffer.resize(tensor.values.len(), 0.0);
+            }
+        }
     }
 }
 
-/// Whether `f` is finite on every item, evaluated without early exit so that the loop vectorises.
-fn all_finite<I: Iterator>(items: I, f: impl Fn(I::Item) -> f32) -> bool {
-    items.fold(true, |ok, item| ok & f(item).is_finite())
+/// One thread's share of one tensor: `[θ, g, m, v]` in, `[θ, m, v]` out.
+struct Part<'a> {
+    inputs: [&'a [f32]; 4],
+    outputs: [&'a mut [f32]; 3],
+}
+
+/// The error for the first proposed parameter that is not finite.
+fn first_non_finite(params: &[NamedTensor], proposed: &[Vec<f32>]) -> UpdateError {
+    let found = params.iter().zip(proposed).find_map(|(tensor, values)| {
+        let index = values.iter().position(|v| !v.is_finite())?;
+        Some((tensor.name.clone(), index, values[index]))
+    });
+    let (parameter, index, value) = found.unwrap_or_else(|| (String::new(), 0, f32::NAN));
+    UpdateError::Parameter {
+        parameter,
+        index,
+        value,
+    }
 }
 
 /// The constants of one Adam step, in `f32` as dfdx's kernel computes them.
@@ -214,6 +216,70 @@ impl Step {
     }
 
     /// `(m, v, θ)` after the step, from `θ`, the raw gradient `g` and the old `(m, v)`.
+    /// Writes the step's `[θ, m, v]` for every element of `[θ, g, m, v]` into `out`; whether
+    /// every new `θ` is finite. Branch-free, so the compiler vectorises it.
+    fn propose(
+        &self,
+        [theta, g, m, v]: [&[f32]; 4],
+        [t_out, m_out, v_out]: [&mut [f32]; 3],
+    ) -> bool {
+        let inputs = theta.iter().zip(g).zip(m.iter().zip(v));
+        let outputs = t_out.iter_mut().zip(m_out.iter_mut().zip(v_out.iter_mut()));
+        let mut finite = true;
+        for (((&theta, &g), (&m, &v)), (t_new, (m_new, v_new))) in inputs.zip(outputs) {
+            (*m_new, *v_new, *t_new) = self.apply(theta, g, m, v);
+            finite &= t_new.is_finite();
+        }
+        finite
+    }
+
+    /// [`propose`](Self::propose) for every tensor into `scratch`, split over
+    /// `scratch.threads` threads; whether every new parameter is finite.
+    fn propose_all(
+        &self,
+        params: &[NamedTensor],
+        grads: &[NamedTensor],
+        [moment1, moment2]: [&[NamedTensor]; 2],
+        scratch: &mut AdamScratch,
+    ) -> bool {
+        let threads = scratch.threads.max(1);
+        let mut parts: Vec<Vec<Part>> = (0..threads).map(|_| Vec::new()).collect();
+        let outputs = scratch
+            .params
+            .iter_mut()
+            .zip(scratch.moment1.iter_mut().zip(scratch.moment2.iter_mut()));
+        for (k, (t_out, (m_out, v_out))) in outputs.enumerate() {
+            let size = params[k].values.len().div_ceil(threads).max(1);
+            let inputs =
+                [&params[k], &grads[k], &moment1[k], &moment2[k]].map(|t| t.values.chunks(size));
+            let [theta, g, m, v] = inputs;
+            let outs = t_out
+                .chunks_mut(size)
+                .zip(m_out.chunks_mut(size).zip(v_out.chunks_mut(size)));
+            let ins = theta.zip(g).zip(m.zip(v));
+            for (w, (((theta, g), (m, v)), (t, (mo, vo)))) in ins.zip(outs).enumerate() {
+                parts[w].push(Part {
+                    inputs: [theta, g, m, v],
+                    outputs: [t, mo, vo],
+                });
+            }
+        }
+        let run = |parts: Vec<Part>| {
+            parts.into_iter().fold(true, |ok, part| {
+                ok & self.propose(part.inputs, part.outputs)
+            })
+        };
+        let mut parts = parts.into_iter();
+        let first = parts.next().unwrap_or_default();
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = parts.map(|p| scope.spawn(move || run(p))).collect();
+            let mine = run(first);
+            handles
+                .into_iter()
+                .fold(mine, |ok, h| ok & h.join().unwrap_or(false))
+        })
+    }
+
     fn apply(&self, theta: f32, g: f32, m: f32, v: f32) -> (f32, f32, f32) {
         let g = g * self.scale;
         let m = m * self.b1 + g * (1.0 - self.b1);
@@ -255,21 +321,31 @@ fn check_pairing(params: &[NamedTensor], grads: &[NamedTensor]) -> Result<(), Up
     }
 }
 
+/// `Σ_i x_i²` in `f64` over eight interleaved partial sums, so that the loop vectorises
+/// (a single running sum is one long dependency chain).
+fn sum_of_squares(values: &[f32]) -> f64 {
+    let mut partial = [0.0f64; 8];
+    let chunks = values.chunks_exact(8);
+    let tail: f64 = chunks
+        .remainder()
+        .iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum();
+    for chunk in chunks {
+        for (p, &x) in partial.iter_mut().zip(chunk) {
+            *p += f64::from(x) * f64::from(x);
+        }
+    }
+    partial.iter().sum::<f64>() + tail
+}
+
 /// The Euclidean norm of all gradients, after checking every value is finite.
 ///
 /// # Formula
 /// `‖g‖₂ = √(Σ_k Σ_i g_ki²)`, accumulated in `f64`.
 fn finite_norm(grads: &[NamedTensor]) -> Result<f64, UpdateError> {
     // Squares of finite f32 values cannot overflow f64: the sum is finite iff every value is.
-    let sum: f64 = grads
-        .iter()
-        .map(|t| {
-            t.values
-                .iter()
-                .map(|&g| f64::from(g) * f64::from(g))
-                .sum::<f64>()
-        })
-        .sum();
+    let sum: f64 = grads.iter().map(|t| sum_of_squares(&t.values)).sum();
     if sum.is_finite() {
         return Ok(sum.sqrt());
     }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 /// Settings of [`Trainer`](super::Trainer). Defaults: 10 epochs, batch 100, Adam with learning
 /// rate 1e-3 and betas (0.9, 0.999), seed 0, shuffling on, no early stopping, progress bars on,
-/// no gradient clipping, no checkpoint or state file.
+/// no gradient clipping, no checkpoint or state file, one worker.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainConfig {
     /// Passes over the training data.
@@ -32,6 +32,12 @@ pub struct TrainConfig {
     /// moments and step, the RNG, the epoch and the history, for
     /// [`Trainer::resume`](super::Trainer::resume).
     pub state: Option<PathBuf>,
+    /// Threads that share each minibatch (data parallelism): the minibatch is split into this
+    /// many row shards whose gradients are computed at once and summed. 1 computes it whole on
+    /// the calling thread. With more than one, call [`use_threads(1)`](crate::threads::use_threads)
+    /// first, or the matrix products of every worker spread over all cores as well. The sum's
+    /// rounding depends on the count, so a run is reproduced bit for bit with the same count.
+    pub workers: usize,
 }
 
 impl Default for TrainConfig {
@@ -48,6 +54,7 @@ impl Default for TrainConfig {
             progress: true,
             clip_grad_norm: None,
             state: None,
+            workers: 1,
         }
     }
 }
@@ -71,6 +78,9 @@ impl TrainConfig {
         }
         if self.batch_size == 0 {
             return bad("batch_size", "must be at least 1");
+        }
+        if self.workers == 0 {
+            return bad("workers", "must be at least 1");
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
             return bad("learning_rate", "must be a finite number > 0");

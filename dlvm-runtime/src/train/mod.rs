@@ -7,14 +7,15 @@ mod checkpoint;
 mod config;
 mod history;
 mod params;
+mod shards;
 mod state;
 mod trainer;
 
-pub use adam::{AdamSettings, AdamState, UpdateError, UpdateReport};
+pub use adam::{AdamScratch, AdamSettings, AdamState, UpdateError, UpdateReport};
 pub use atomic::write_atomically;
 pub use checkpoint::{load_checkpoint, save_checkpoint};
 pub use config::TrainConfig;
 pub use history::{EpochRecord, History};
-pub use params::{read_gradients, read_tensors, write_tensors, NamedTensor};
+pub use params::{read_gradients, read_gradients_into, read_tensors, write_tensors, NamedTensor};
 pub use state::{RngState, RunSettings, TrainState};
 pub use trainer::Trainer;

@@ -48,6 +48,33 @@ where
     read(model, Some(grads))
 }
 
+/// [`read_gradients`] into `out`, reusing its buffers: after the first call of a training loop
+/// it allocates nothing but the names, and on the CPU device each gradient is copied once.
+///
+/// # Errors
+/// The device's error (e.g. out of memory).
+pub fn read_gradients_into<M, D>(
+    model: &M,
+    grads: &mut Gradients<f32, D>,
+    out: &mut Vec<NamedTensor>,
+) -> Result<(), D::Err>
+where
+    M: TensorCollection<f32, D>,
+    D: Device<f32>,
+{
+    let mut reader = Reader {
+        grads: Some(grads),
+        recycled: std::mem::take(out).into_iter(),
+        out: Vec::new(),
+    };
+    M::iter_tensors(&mut RecursiveWalker {
+        m: (model, String::new()),
+        f: &mut reader,
+    })?;
+    *out = reader.out;
+    Ok(())
+}
+
 /// Walks `model` in visiting order, copying each tensor (or, given `grads`, each trainable
 /// tensor's gradient) to the host.
 fn read<M, D>(model: &M, grads: Option<&mut Gradients<f32, D>>) -> Result<Vec<NamedTensor>, D::Err>
@@ -57,6 +84,7 @@ where
 {
     let mut reader = Reader {
         grads,
+        recycled: Vec::new().into_iter(),
         out: Vec::new(),
     };
     M::iter_tensors(&mut RecursiveWalker {
@@ -106,6 +134,8 @@ where
 
 struct Reader<'g, D: Device<f32>> {
     grads: Option<&'g mut Gradients<f32, D>>,
+    /// Buffers of an earlier read, reused in order.
+    recycled: std::vec::IntoIter<NamedTensor>,
     out: Vec<NamedTensor>,
 }
 
@@ -125,8 +155,9 @@ impl<D: Device<f32>> TensorVisitor<f32, D> for Reader<'_, D> {
             None => t.as_vec(),
             Some(_) if !opts.do_gradient_update => return Ok(None),
             Some(grads) => {
-                grads.try_alloc_for(t)?;
-                grads.get(t).as_vec()
+                let mut values = self.recycled.next().map(|r| r.values).unwrap_or_default();
+                copy_gradient(grads, t, &mut values)?;
+                values
             }
         };
         self.out.push(NamedTensor {
@@ -137,6 +168,32 @@ impl<D: Device<f32>> TensorVisitor<f32, D> for Reader<'_, D> {
         });
         Ok(None)
     }
+}
+
+/// Copies the gradient of `t` (allocated as zeros when absent) into `out`. On the CPU device the
+/// gradient is read in place (one copy); elsewhere through a device tensor.
+fn copy_gradient<S: Shape, D: Device<f32>>(
+    grads: &mut Gradients<f32, D>,
+    t: &Tensor<S, f32, D>,
+    out: &mut Vec<f32>,
+) -> Result<(), D::Err> {
+    use std::any::Any;
+    let on_cpu = (grads as &mut dyn Any).downcast_mut::<Gradients<f32, Cpu>>();
+    if let (Some(cpu_grads), Some(cpu_t)) = (
+        on_cpu,
+        (t as &dyn Any).downcast_ref::<Tensor<S, f32, Cpu>>(),
+    ) {
+        if let Ok(values) = cpu_grads.get_or_alloc_mut(cpu_t) {
+            out.clear();
+            out.extend_from_slice(values);
+            return Ok(());
+        }
+    }
+    grads.try_alloc_for(t)?;
+    let gradient = grads.get(t);
+    out.resize(gradient.shape().num_elements(), 0.0);
+    gradient.copy_into(out);
+    Ok(())
 }
 
 struct Writer<'a> {

@@ -14,6 +14,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha12Rng;
 use std::path::Path;
 
+fn one_worker() -> usize {
+    1
+}
+
 const MAGIC: &[u8; 11] = b"DLVMSTATE1\n";
 
 /// The settings a resumed run must share with the interrupted one to give the same numbers.
@@ -35,6 +39,10 @@ pub struct RunSettings {
     pub patience: Option<usize>,
     /// Rows of the training data.
     pub train_rows: usize,
+    /// Data-parallel workers (the order of the gradient sum depends on it); files written
+    /// before this setting existed were written with one.
+    #[serde(default = "one_worker")]
+    pub workers: usize,
 }
 
 /// The exact state of the run's random number generator (ChaCha12).
@@ -336,6 +344,7 @@ mod tests {
                 clip_grad_norm: Some(1.0),
                 patience: None,
                 train_rows: 100,
+                workers: 1,
             },
             rng: RngState::capture(&rng),
             history: History::default(),

@@ -1,10 +1,13 @@
 //! The training loop: minibatch Adam ascent on the ELBO.
 
-use super::adam::{AdamSettings, AdamState, UpdateError};
-use super::params::{read_gradients, read_tensors, write_tensors, NamedTensor};
+use super::adam::{AdamScratch, AdamSettings, AdamState, UpdateError};
+use super::params::{read_gradients_into, read_tensors, write_tensors, NamedTensor};
+use super::shards::ShardWorkers;
 use super::state::{RngState, RunSettings, TrainState};
 use super::{save_checkpoint, EpochRecord, History, TrainConfig};
-use crate::batch::{check_batch_size, check_dataset, rows_to_tensor, standard_normal};
+use crate::batch::{
+    check_batch_size, check_dataset, rows_to_tensor, standard_normal, standard_normal_values,
+};
 use crate::bound::{elbo, evaluate_elbo};
 use crate::data::Dataset;
 use crate::error::{DlvmError, Result};
@@ -52,7 +55,7 @@ impl Trainer {
     /// Invalid settings, data that does not fit the model, a NaN/infinite loss, gradient or
     /// update (the error names epoch, batch and parameter; the model keeps the last good
     /// parameters and the files on disk are those of the last completed epoch), file I/O.
-    pub fn fit<M: Dlvm<D>, D: Device<f32>>(
+    pub fn fit<M: Dlvm<D> + Sync, D: Device<f32> + Sync>(
         &self,
         model: &mut M,
         train: &Dataset,
@@ -73,7 +76,7 @@ impl Trainer {
     /// corrupt; [`DlvmError::Resume`] when it was written by another model (name, tensor names
     /// or shapes) or with other settings (seed, batch size, learning rate, betas, shuffling,
     /// clipping, patience, number of training rows).
-    pub fn resume<M: Dlvm<D>, D: Device<f32>>(
+    pub fn resume<M: Dlvm<D> + Sync, D: Device<f32> + Sync>(
         &self,
         model: &mut M,
         train: &Dataset,
@@ -104,14 +107,20 @@ impl Trainer {
 }
 
 /// The state of one training run.
-struct Run<'c, M: Dlvm<D>, D: Device<f32>> {
+struct Run<'c, M: Dlvm<D> + Sync, D: Device<f32> + Sync> {
     config: &'c TrainConfig,
     settings: RunSettings,
     adam: AdamState,
+    /// Adam's reusable buffers for the proposed step.
+    scratch: AdamScratch,
     /// The trainable parameters on the host, equal to the model's between steps (`None`: to
     /// be read from the model).
     params: Option<Vec<NamedTensor>>,
     grads: Option<Gradients<f32, D>>,
+    /// The last minibatch's gradients on the host (buffers reused from step to step).
+    gradients: Vec<NamedTensor>,
+    /// The data-parallel workers when `config.workers > 1` (started at the first step).
+    workers: Option<ShardWorkers<D>>,
     rng: ChaCha12Rng,
     order: Vec<usize>,
     buffer: Vec<f32>,
@@ -121,14 +130,17 @@ struct Run<'c, M: Dlvm<D>, D: Device<f32>> {
     done: usize,
 }
 
-impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
+impl<'c, M: Dlvm<D> + Sync, D: Device<f32> + Sync> Run<'c, M, D> {
     fn new(model: &M, config: &'c TrainConfig, train_rows: usize) -> Self {
         Self {
             config,
             settings: run_settings(config, train_rows),
             adam: AdamState::default(),
+            scratch: AdamScratch::with_threads(config.workers),
             params: None,
             grads: Some(model.alloc_grads()),
+            gradients: Vec::new(),
+            workers: None,
             rng: ChaCha12Rng::seed_from_u64(config.seed),
             order: Vec::new(),
             buffer: Vec::new(),
@@ -205,7 +217,11 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
         let mut sum = 0.0f64;
         let order = std::mem::take(&mut self.order);
         for (batch, chunk) in order.chunks(self.config.batch_size).enumerate() {
-            let value = self.step(model, train, chunk, epoch, batch)?;
+            let value = if self.config.workers > 1 {
+                self.sharded_step(model, train, chunk, epoch, batch)?
+            } else {
+                self.step(model, train, chunk, epoch, batch)?
+            };
             sum += value * chunk.len() as f64;
             bar.inc(chunk.len() as u64);
             let rate = bar.position() as f64 / start.elapsed().as_secs_f64().max(1e-9);
@@ -247,22 +263,52 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
             return Err(self.diverged(epoch, batch, "loss", value));
         }
         let mut grads = loss.backward();
-        let applied = self.apply(model, &mut grads, epoch, batch);
+        let mut gradients = std::mem::take(&mut self.gradients);
+        let read = read_gradients_into(model, &mut grads, &mut gradients);
         model.zero_grads(&mut grads);
         self.grads = Some(grads);
+        read.map_err(|e| device_error(format!("{e:?}")))?;
+        let applied = self.apply(model, &gradients, epoch, batch);
+        self.gradients = gradients;
         applied?;
         Ok(-f64::from(value))
+    }
+
+    /// [`step`](Self::step) with the minibatch split over `config.workers` threads (see
+    /// `shards.rs`); the noise is drawn for the whole minibatch, as in `step`.
+    fn sharded_step(
+        &mut self,
+        model: &mut M,
+        train: &Dataset,
+        chunk: &[usize],
+        epoch: usize,
+        batch: usize,
+    ) -> Result<f64> {
+        let eps = standard_normal_values(chunk.len() * M::latent_dim(), &mut self.rng);
+        let mut workers = match self.workers.take() {
+            Some(workers) => workers,
+            None => ShardWorkers::new(self.config.workers).map_err(device_error)?,
+        };
+        let result = match workers.loss_and_gradients(model, train, chunk, &eps) {
+            Ok((value, _)) if !value.is_finite() => Err(self.diverged(epoch, batch, "loss", value)),
+            Ok((value, gradients)) => self
+                .apply(model, gradients, epoch, batch)
+                .map(|()| -f64::from(value)),
+            Err(reason) => Err(device_error(reason)),
+        };
+        self.workers = Some(workers);
+        result
     }
 
     /// Applies Adam to the gradients, refusing non-finite gradients and updates.
     fn apply(
         &mut self,
         model: &mut M,
-        grads: &mut Gradients<f32, D>,
+        gradients: &[NamedTensor],
         epoch: usize,
         batch: usize,
     ) -> Result<()> {
-        let device = |e: D::Err| DlvmError::Device(format!("reading parameters failed: {e:?}"));
+        let device = |e: D::Err| device_error(format!("reading parameters failed: {e:?}"));
         let mut params = match self.params.take() {
             Some(params) => params,
             None => {
@@ -271,7 +317,6 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
                 all
             }
         };
-        let gradients = read_gradients(model, grads).map_err(device)?;
         let settings = AdamSettings {
             learning_rate: self.config.learning_rate,
             betas: self.config.betas,
@@ -279,7 +324,7 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
             clip_norm: self.config.clip_grad_norm,
         };
         let (what, parameter, index, value) =
-            match self.adam.update(&settings, &mut params, &gradients) {
+            match (self.adam).update_with(&settings, &mut params, gradients, &mut self.scratch) {
                 Ok(_) => {
                     write_tensors(model, &params, true).map_err(DlvmError::Device)?;
                     self.params = Some(params);
@@ -356,7 +401,7 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
 
     /// The run's complete state after the last completed epoch.
     fn snapshot(&self, model: &M) -> Result<TrainState> {
-        let device = |e: D::Err| DlvmError::Device(format!("reading parameters failed: {e:?}"));
+        let device = |e: D::Err| device_error(format!("reading parameters failed: {e:?}"));
         let best = match &self.best {
             Some((_, best)) => read_tensors(best).map_err(device)?,
             None => Vec::new(),
@@ -411,6 +456,11 @@ fn epoch_line(r: &EpochRecord) -> String {
 }
 
 /// The settings a resumed run must share with the saved one.
+/// A device failure (allocation, reading a tensor, a worker thread) as the trainer reports it.
+fn device_error(reason: String) -> DlvmError {
+    DlvmError::Device(reason)
+}
+
 fn run_settings(config: &TrainConfig, train_rows: usize) -> RunSettings {
     RunSettings {
         seed: config.seed,
@@ -421,6 +471,7 @@ fn run_settings(config: &TrainConfig, train_rows: usize) -> RunSettings {
         clip_grad_norm: config.clip_grad_norm,
         patience: config.patience,
         train_rows,
+        workers: config.workers,
     }
 }
 
@@ -444,6 +495,7 @@ fn compare_settings(saved: &RunSettings, given: &RunSettings) -> std::result::Re
         setting!("clip_grad_norm", clip_grad_norm),
         setting!("patience", patience),
         setting!("training rows", train_rows),
+        setting!("workers", workers),
     ];
     match pairs.into_iter().find(|(_, a, b)| a != b) {
         Some((name, a, b)) => Err(format!(
