@@ -39,8 +39,8 @@ struct Args {
     /// Test images to evaluate (evenly spaced over the 10000; the file is ordered by digit).
     #[arg(long, default_value_t = 10000)]
     images: usize,
-    /// Decoder rows per device call (memory bound).
-    #[arg(long, default_value_t = 5000)]
+    /// Decoder rows per device call (bounds memory; 1024 is fastest here, see docs/performance.md).
+    #[arg(long, default_value_t = 1024)]
     chunk_rows: usize,
     /// Seed of training and of the importance samples.
     #[arg(long, default_value_t = 0)]

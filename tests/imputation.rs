@@ -62,6 +62,7 @@ fn long_run(seed: u64) -> ImputeOptions {
         init: Init::Zeros,
         seed,
         progress: false,
+        threads: 2,
     }
 }
 
@@ -201,6 +202,7 @@ fn observed_entries_are_never_changed() {
             init,
             seed: 5,
             progress: false,
+            threads: 1,
         };
         let pg = model.pseudo_gibbs(&data, &mask, &options).unwrap();
         let mwg = model
@@ -220,6 +222,38 @@ fn observed_entries_are_never_changed() {
             assert!(changed, "no missing entry was imputed");
         }
         assert!(pg.acceptance.iter().all(|&a| a == 1.0));
+    }
+}
+
+#[test]
+fn the_worker_count_does_not_change_the_chains() {
+    let fa = reference();
+    let model = model_with(&fa, [0.6, -0.5], [2.0, 2.0]);
+    let values: Vec<f32> = (0..90)
+        .map(|k| ((k * 29) % 13) as f32 / 5.0 - 1.0)
+        .collect();
+    let data = Dataset::from_vec("fa", 30, 3, values).unwrap();
+    let mask = Mask::mcar(30, 3, 0.5, 4).unwrap();
+    let run = |threads: usize| {
+        let options = ImputeOptions {
+            iterations: 25,
+            threads,
+            seed: 9,
+            ..Default::default()
+        };
+        let pg = model.pseudo_gibbs(&data, &mask, &options).unwrap();
+        let mwg = model
+            .metropolis_within_gibbs(&data, &mask, &options)
+            .unwrap();
+        [pg.last_draw, mwg.last_draw]
+    };
+    let one = run(1);
+    for threads in [2, 4] {
+        for (a, b) in one.iter().zip(run(threads).iter()) {
+            for (x, y) in a.iter().zip(b) {
+                assert!((x - y).abs() < 1e-3, "{threads} threads: {x} vs {y}");
+            }
+        }
     }
 }
 

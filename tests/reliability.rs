@@ -89,6 +89,17 @@ fn elbos(history: &History) -> Vec<(u64, Option<u64>)> {
 
 #[test]
 fn an_interrupted_then_resumed_run_equals_an_uninterrupted_one_bit_for_bit() {
+    // One worker, and two workers sharing each minibatch (data-parallel gradients).
+    for workers in [1, 2] {
+        resumed_equals_uninterrupted(workers);
+    }
+}
+
+fn resumed_equals_uninterrupted(workers: usize) {
+    let config = |epochs, state| TrainConfig {
+        workers,
+        ..config(epochs, state)
+    };
     let (train, valid) = (synthetic(0, 400, 16), synthetic(1, 200, 16));
     let dev = Cpu::default();
     let mut straight = Tiny::new(&dev, 3);
@@ -96,7 +107,7 @@ fn an_interrupted_then_resumed_run_equals_an_uninterrupted_one_bit_for_bit() {
         .fit(&mut straight, &train, Some(&valid))
         .unwrap();
 
-    let dir = scratch("resume");
+    let dir = scratch(&format!("resume{workers}"));
     let state = dir.join("run.state");
     let mut first = Tiny::new(&dev, 3);
     Trainer::new(config(2, Some(state.clone())))
@@ -157,6 +168,16 @@ fn resuming_another_model_other_settings_or_a_damaged_file_is_refused() {
     let err = resume(other, &state).to_string();
     assert!(
         err.contains("`batch_size` was 40") && err.contains("50"),
+        "{err}"
+    );
+
+    let other = TrainConfig {
+        workers: 2,
+        ..config(2, None)
+    };
+    let err = resume(other, &state).to_string();
+    assert!(
+        err.contains("`workers` was 1") && err.contains('2'),
         "{err}"
     );
 

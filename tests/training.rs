@@ -2,6 +2,7 @@
 //! round-trip, and bad input is rejected with a clear error.
 
 use dlvm::prelude::*;
+use dlvm::train::read_tensors;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 dlvm! {
@@ -44,6 +45,42 @@ fn quiet(epochs: usize) -> TrainConfig {
         progress: false,
         ..Default::default()
     }
+}
+
+#[test]
+fn two_workers_train_the_same_model_as_one_up_to_rounding() {
+    let (train, valid) = (synthetic(0, 400), synthetic(1, 200));
+    let run = |workers: usize| {
+        let mut model = Tiny::new(&Cpu::default(), 0);
+        let config = TrainConfig {
+            workers,
+            ..quiet(5)
+        };
+        let history = Trainer::new(config)
+            .fit(&mut model, &train, Some(&valid))
+            .unwrap();
+        (history, read_tensors(&model).unwrap())
+    };
+    let ((one, params_one), (two, params_two)) = (run(1), run(2));
+    for (a, b) in one.epochs.iter().zip(&two.epochs) {
+        assert!((a.train_elbo - b.train_elbo).abs() < 1e-3, "{a:?} vs {b:?}");
+    }
+    let mut largest = 0.0f32;
+    for (a, b) in params_one.iter().zip(&params_two) {
+        for (x, y) in a.values.iter().zip(&b.values) {
+            largest = largest.max((x - y).abs());
+        }
+    }
+    // Same noise, same minibatches: only the order of additions differs.
+    assert!(largest < 1e-3, "largest parameter difference {largest}");
+    // And the difference is not because nothing trained.
+    let untrained = read_tensors(&Tiny::new(&Cpu::default(), 0)).unwrap();
+    let moved = untrained
+        .iter()
+        .zip(&params_one)
+        .flat_map(|(a, b)| a.values.iter().zip(&b.values))
+        .any(|(x, y)| (x - y).abs() > 1e-2);
+    assert!(moved, "training did not change the parameters");
 }
 
 #[test]

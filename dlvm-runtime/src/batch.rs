@@ -63,6 +63,15 @@ pub fn standard_normal_values(len: usize, rng: &mut impl Rng) -> Vec<f32> {
     (0..len).map(|_| rng.sample(StandardNormal)).collect()
 }
 
+/// The values of `t` on the host, row-major: one block copy (dfdx's `as_vec` walks the tensor
+/// element by element).
+pub fn to_host<S: Shape, D: Device<f32>>(t: Tensor<S, f32, D>) -> Vec<f32> {
+    let t = t.contiguous();
+    let mut out = vec![0.0; t.shape().num_elements()];
+    t.copy_into(&mut out);
+    out
+}
+
 /// Converts a typed tensor to the dynamic `(usize, usize)` shape families work with.
 pub fn to_dynamic<X: Dim, D: Device<f32>, T: Tape<f32, D>>(
     t: Tensor<(usize, X), f32, D, T>,

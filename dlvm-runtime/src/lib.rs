@@ -26,6 +26,7 @@ pub mod kernels;
 pub mod latent;
 pub mod model;
 pub mod nn;
+pub mod parallel;
 pub mod plot;
 pub mod sample;
 pub mod threads;

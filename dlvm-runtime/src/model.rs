@@ -10,7 +10,10 @@ use dfdx::prelude::*;
 /// `dlvm!` implements this trait for every declared model; the runtime's objectives, trainer,
 /// bounds and samplers are generic over it. Dimensions are type-level (`Const<N>`), so a batch of
 /// the wrong width does not compile.
-pub trait Dlvm<D: Device<f32>>: TensorCollection<f32, D> + Clone {
+///
+/// Models are `Sync` (dfdx's CPU and CUDA devices are), so that data-parallel work (training
+/// shards, IWAE point groups, imputation chains) can share one model between threads.
+pub trait Dlvm<D: Device<f32>>: TensorCollection<f32, D> + Clone + Sync {
     /// The latent dimension `d`, as `Const<d>`.
     type Latent: ConstDim;
     /// The observed dimension `p`, as `Const<p>`.

@@ -11,7 +11,7 @@ pub fn likelihood_api(m: &CheckedModel) -> TokenStream {
     let p = quote!(::dlvm::__private);
     quote! {
         #[automatically_derived]
-        impl<D: #p::Device<f32>> #name<f32, D> {
+        impl<D: #p::Device<f32> + ::core::marker::Sync> #name<f32, D> {
             /// The importance-weighted bound `L_K` averaged over `data` (nats per point) with its
             /// standard error: `L_K(x) = log (1/K) Σ_k Φ(x | f(z_k)) p(z_k) / q(z_k | x)`,
             /// `z_k ~ q(z | x)`. Memory is bounded (4096 decoder rows per call); a progress bar

@@ -11,7 +11,7 @@ pub fn constructors(m: &CheckedModel) -> TokenStream {
     let p = quote!(::dlvm::__private);
     quote! {
         #[automatically_derived]
-        impl<D: #p::Device<f32>> #name<f32, D> {
+        impl<D: #p::Device<f32> + ::core::marker::Sync> #name<f32, D> {
             /// Builds the model on `dev`, drawing its parameters from `seed`: the same seed gives
             /// the same parameters on every device.
             ///
@@ -98,7 +98,7 @@ pub fn dlvm_trait(m: &CheckedModel) -> TokenStream {
     let p = quote!(::dlvm::__private);
     quote! {
         #[automatically_derived]
-        impl<D: #p::Device<f32>> #p::Dlvm<D> for #name<f32, D> {
+        impl<D: #p::Device<f32> + ::core::marker::Sync> #p::Dlvm<D> for #name<f32, D> {
             type Latent = #p::Const<#latent>;
             type Observed = #p::Const<#observed>;
             type Family = #family;
@@ -142,7 +142,7 @@ pub fn typed_api(m: &CheckedModel) -> TokenStream {
     let p = quote!(::dlvm::__private);
     quote! {
         #[automatically_derived]
-        impl<D: #p::Device<f32>> #name<f32, D> {
+        impl<D: #p::Device<f32> + ::core::marker::Sync> #name<f32, D> {
             /// The single-sample ELBO per point, `log Φ(x | f(z)) - KL(q(z|x) || N(0, I))` with
             /// `z = m(x) + s(x) ⊙ eps`; differentiable through the tape of `x`.
             pub fn elbo<T: #p::Tape<f32, D>>(

@@ -10,7 +10,7 @@ pub fn methods(m: &CheckedModel) -> TokenStream {
     let p = quote!(::dlvm::__private);
     quote! {
         #[automatically_derived]
-        impl<D: #p::Device<f32>> #name<f32, D> {
+        impl<D: #p::Device<f32> + ::core::marker::Sync> #name<f32, D> {
             /// Imputes the entries of `data` that `mask` marks missing with pseudo-Gibbs
             /// sampling (Rezende et al. 2014): `z_t ~ q(z | x_obs, x_miss_{t-1})`,
             /// `x_miss_t ~ Φ(x_miss | f(z_t))`, one chain per row. Observed entries never change.

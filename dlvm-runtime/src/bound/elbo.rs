@@ -30,10 +30,7 @@ where
     let kl = q.kl_to_standard_normal();
     let z = q.reparameterise(eps);
     let raw = model.decode(z);
-    let log_lik = model
-        .family()
-        .log_prob(raw, target)
-        .sum::<(usize,), Axis<1>>();
+    let log_lik = model.family().log_prob_rows(raw, target);
     log_lik - kl
 }
 

@@ -7,9 +7,11 @@ use crate::data::Dataset;
 use crate::error::{DlvmError, Result};
 use crate::family::OutputFamily;
 use crate::model::Dlvm;
+use crate::parallel::{available_threads, Workers};
 use dfdx::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
-use rand::{rngs::StdRng, Rng, SeedableRng};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha12Rng;
 use rand_distr::StandardNormal;
 
 /// Settings of [`evaluate_iwae`].
@@ -23,20 +25,27 @@ pub struct IwaeConfig {
     pub seed: u64,
     /// Show a progress bar over points (hidden automatically when stderr is not a terminal).
     pub progress: bool,
+    /// Worker threads sharing the points. Every point draws its samples from its own random
+    /// stream (`seed`, point number), so the result depends on neither this count nor
+    /// `chunk_rows`.
+    pub threads: usize,
 }
 
 impl IwaeConfig {
-    /// `K` samples per point, 4096 decoder rows per call, seed 0, progress bar on.
+    /// `K` samples per point, 1024 decoder rows per call (the fastest on a 2-core AVX2 machine:
+    /// a chunk's activations stay in cache), seed 0, progress bar on, one worker per available
+    /// core.
     pub fn new(k: usize) -> Self {
         Self {
             k,
-            chunk_rows: 4096,
+            chunk_rows: 1024,
             seed: 0,
             progress: true,
+            threads: available_threads(),
         }
     }
 
-    /// Checks `k >= 1` and `chunk_rows >= 1`.
+    /// Checks `k >= 1`, `chunk_rows >= 1` and `threads >= 1`.
     ///
     /// # Errors
     /// [`DlvmError::Config`] naming the setting and the allowed range.
@@ -47,6 +56,13 @@ impl IwaeConfig {
                 reason: "the importance-weighted bound needs at least one sample per point; \
                          use k >= 1 (k = 1 is the ELBO, k = 5000 the usual test estimate)"
                     .into(),
+            });
+        }
+        if self.threads == 0 {
+            return Err(DlvmError::Config {
+                parameter: "threads",
+                reason: "must be at least 1 (the machine has {} available)"
+                    .replace("{}", &available_threads().to_string()),
             });
         }
         if self.chunk_rows == 0 {
@@ -82,16 +98,17 @@ pub fn iwae_per_point<M: Dlvm<D>, D: Device<f32>>(
     check_batch_size(points_per_call, data.rows())?;
     let samples_per_call = config.k.min(config.chunk_rows);
     let bar = progress_bar(config.progress, data.rows(), config.k);
-    let mut rng = StdRng::seed_from_u64(config.seed);
-    let mut values = Vec::with_capacity(data.rows());
+    let workers = Workers::new(config.threads).map_err(DlvmError::Device)?;
     let indices: Vec<usize> = (0..data.rows()).collect();
-    for group in indices.chunks(points_per_call) {
-        let sums = group_bound(model, data, group, config.k, samples_per_call, &mut rng);
-        values.extend(sums.iter().map(|s| s.mean_log()));
+    let groups: Vec<&[usize]> = indices.chunks(points_per_call).collect();
+    let per_group = workers.map(groups, |group| {
+        let mut rngs: Vec<ChaCha12Rng> = group.iter().map(|&i| point_rng(config.seed, i)).collect();
+        let sums = group_bound(model, data, group, config.k, samples_per_call, &mut rngs);
         bar.inc(group.len() as u64);
-    }
+        sums.iter().map(|s| s.mean_log()).collect::<Vec<_>>()
+    });
     bar.finish_and_clear();
-    Ok(values)
+    Ok(per_group.concat())
 }
 
 /// The importance-weighted bound averaged over `data`, with its standard error over points.
@@ -110,6 +127,13 @@ pub fn evaluate_iwae<M: Dlvm<D>, D: Device<f32>>(
     Ok(Estimate::from_values(&iwae_per_point(model, data, config)?))
 }
 
+/// The random stream of point `index`: ChaCha12 seeded with `seed`, stream `index`.
+fn point_rng(seed: u64, index: usize) -> ChaCha12Rng {
+    let mut rng = ChaCha12Rng::seed_from_u64(seed);
+    rng.set_stream(index as u64);
+    rng
+}
+
 /// Accumulates `K` log-weights for each point of `group`, `samples` at a time.
 fn group_bound<M: Dlvm<D>, D: Device<f32>>(
     model: &M,
@@ -117,7 +141,7 @@ fn group_bound<M: Dlvm<D>, D: Device<f32>>(
     group: &[usize],
     k: usize,
     samples: usize,
-    rng: &mut StdRng,
+    rngs: &mut [impl Rng],
 ) -> Vec<LogSumExp> {
     let mut buffer = Vec::new();
     let x = rows_to_tensor::<M::Observed, D>(model.device(), data, group, &mut buffer);
@@ -127,7 +151,7 @@ fn group_bound<M: Dlvm<D>, D: Device<f32>>(
     let mut done = 0;
     while done < k {
         let s = samples.min(k - done);
-        let draws = draw_latents(&mean, &log_var, M::latent_dim(), s, rng);
+        let draws = draw_latents(&mean, &log_var, M::latent_dim(), s, rngs);
         let log_lik = decoded_log_likelihood(model, &buffer, &draws.z, s);
         for (row, (ll, lw)) in log_lik.iter().zip(&draws.log_weight).enumerate() {
             sums[row / s].push(ll + lw);
@@ -137,7 +161,8 @@ fn group_bound<M: Dlvm<D>, D: Device<f32>>(
     sums
 }
 
-/// Latent draws for a group, `s` per point (point-major), and their `log p(z) - log q(z | x)`.
+/// Latent draws for a group, `s` per point (point-major, point `i` from `rngs[i]`), and their
+/// `log p(z) - log q(z | x)`.
 struct Draws {
     z: Vec<f32>,
     log_weight: Vec<f64>,
@@ -145,11 +170,11 @@ struct Draws {
 
 /// # Formula
 /// `z = m + exp(v/2) ε`, `log p(z) - log q(z|x) = Σ_j ½ (ε_j² + v_j - z_j²)` (the `log 2π` cancels).
-fn draw_latents(mean: &[f32], log_var: &[f32], d: usize, s: usize, rng: &mut StdRng) -> Draws {
+fn draw_latents(mean: &[f32], log_var: &[f32], d: usize, s: usize, rngs: &mut [impl Rng]) -> Draws {
     let points = mean.len() / d;
     let mut z = Vec::with_capacity(points * s * d);
     let mut log_weight = Vec::with_capacity(points * s);
-    for i in 0..points {
+    for (i, rng) in rngs.iter_mut().enumerate().take(points) {
         for _ in 0..s {
             let mut lw = 0.0;
             for j in 0..d {
@@ -182,8 +207,7 @@ fn decoded_log_likelihood<M: Dlvm<D>, D: Device<f32>>(
     let z = dev.tensor_from_vec(z.to_vec(), (rows, M::Latent::default()));
     let raw = model.decode(z);
     let target = to_dynamic(dev.tensor_from_vec(target, (rows, M::Observed::default())));
-    let log_prob = model.family().log_prob(raw, target);
-    let per_row = log_prob.sum::<(usize,), Axis<1>>().as_vec();
+    let per_row = model.family().log_prob_rows(raw, target).as_vec();
     per_row.into_iter().map(f64::from).collect()
 }
 

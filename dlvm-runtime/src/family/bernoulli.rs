@@ -21,12 +21,7 @@ pub struct Bernoulli;
 
 /// `σ(η) = 1 / (1 + e^{-η})`, evaluated without overflow.
 pub(crate) fn sigmoid(eta: f32) -> f32 {
-    if eta >= 0.0 {
-        1.0 / (1.0 + (-eta).exp())
-    } else {
-        let e = eta.exp();
-        e / (1.0 + e)
-    }
+    crate::kernels::fast_math::sigmoid(eta)
 }
 
 impl OutputFamily for Bernoulli {
@@ -43,13 +38,28 @@ impl OutputFamily for Bernoulli {
         crate::kernels::bernoulli_log_prob(raw, x)
     }
 
+    fn log_prob_rows<D: Device<f32>, T: Tape<f32, D>>(
+        &self,
+        raw: Tensor<(usize, usize), f32, D, T>,
+        x: Tensor<(usize, usize), f32, D>,
+    ) -> Tensor<(usize,), f32, D, T> {
+        crate::kernels::bernoulli_log_prob_rows(raw, x)
+    }
+
+    /// `x_j = 1` when `u_j < σ(η_j)`, `u_j` uniform on `[0, 1)` with 24 random bits (as
+    /// `rand`'s `f32` uniform), the words drawn 64 at a time.
     fn sample_row(&self, raw: &[f32], rng: &mut dyn RngCore, out: &mut [f32]) {
         for (o, &eta) in out.iter_mut().zip(raw) {
-            *o = if rng.gen::<f32>() < sigmoid(eta) {
-                1.0
-            } else {
-                0.0
-            };
+            *o = sigmoid(eta);
+        }
+        let mut words = [0u32; 64];
+        for chunk in out.chunks_mut(64) {
+            let words = &mut words[..chunk.len()];
+            rng.fill(words);
+            for (o, &w) in chunk.iter_mut().zip(words.iter()) {
+                let u = (w >> 8) as f32 * (1.0 / 16_777_216.0);
+                *o = if u < *o { 1.0 } else { 0.0 };
+            }
         }
     }
 

@@ -91,6 +91,17 @@ pub trait OutputFamily: Clone + std::fmt::Debug + Send + Sync + 'static {
         x: Tensor<(usize, usize), f32, D>,
     ) -> Tensor<(usize, usize), f32, D, T>;
 
+    /// `log Φ(x | η) = Σ_j log Φ_j(x_j | η)` per row, shape `(batch,)`, differentiable in `raw`:
+    /// what the ELBO and the importance weights use. The default sums
+    /// [`log_prob`](Self::log_prob); a family may fuse the two (Bernoulli does on the CPU).
+    fn log_prob_rows<D: Device<f32>, T: Tape<f32, D>>(
+        &self,
+        raw: Tensor<(usize, usize), f32, D, T>,
+        x: Tensor<(usize, usize), f32, D>,
+    ) -> Tensor<(usize,), f32, D, T> {
+        self.log_prob(raw, x).sum::<(usize,), Axis<1>>()
+    }
+
     /// Draws `x ~ Φ(· | η)` for one point: `raw.len() == raw_width(out.len())`.
     fn sample_row(&self, raw: &[f32], rng: &mut dyn RngCore, out: &mut [f32]);
 

@@ -4,11 +4,12 @@
 
 use super::mask::Mask;
 use super::options::{ImputeOptions, Init};
-use crate::batch::check_dataset;
+use crate::batch::{check_dataset, to_host};
 use crate::data::Dataset;
-use crate::error::Result;
+use crate::error::{DlvmError, Result};
 use crate::family::OutputFamily;
 use crate::model::Dlvm;
+use crate::parallel::{row_shards, Workers};
 use dfdx::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
@@ -26,6 +27,8 @@ pub(crate) struct Chains<'a, M, D: Device<f32>> {
     /// Number of chains.
     pub n: usize,
     scratch: Vec<f32>,
+    /// Workers sharing each model call by rows.
+    workers: Workers,
     device: std::marker::PhantomData<D>,
 }
 
@@ -81,7 +84,7 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
     /// # Errors
     /// The mask's shape differs from the data's, the data's width is not the model's, or an
     /// observed entry is not finite or not in the family's support.
-    pub fn new(model: &'a M, data: &Dataset, mask: &'a Mask) -> Result<Self> {
+    pub fn new(model: &'a M, data: &Dataset, mask: &'a Mask, threads: usize) -> Result<Self> {
         mask.check_shape(data.rows(), data.cols())?;
         let x: Vec<f32> = data
             .as_slice()
@@ -102,36 +105,63 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
             x,
             n: data.rows(),
             scratch: vec![0.0; M::observed_dim()],
+            workers: Workers::new(threads).map_err(DlvmError::Device)?,
             device: std::marker::PhantomData,
         })
     }
 
+    /// `f` on each row shard `(start, end)` of the chains, on the workers; the results
+    /// concatenated in row order.
+    fn by_rows<R: Send + Clone>(&self, f: impl Fn(usize, usize) -> Vec<R> + Sync) -> Vec<R> {
+        let shards = row_shards(self.n, self.workers.threads());
+        self.workers
+            .map(shards, |(start, end)| f(start, end))
+            .concat()
+    }
+
     /// The encoder at the current completed points.
     pub fn encode(&self) -> HostPosterior {
-        let dev = self.model.device();
-        let x = dev.tensor_from_vec(self.x.clone(), (self.n, M::Observed::default()));
-        let q = self.model.encode(x);
+        let (model, x, p) = (self.model, &self.x, M::observed_dim());
+        let parts = self
+            .workers
+            .map(row_shards(self.n, self.workers.threads()), |(a, b)| {
+                let input = x[a * p..b * p].to_vec();
+                let x = model
+                    .device()
+                    .tensor_from_vec(input, (b - a, M::Observed::default()));
+                let q = model.encode(x);
+                (to_host(q.mean), to_host(q.log_variance))
+            });
+        let (mean, log_variance) = parts.into_iter().unzip::<_, _, Vec<_>, Vec<_>>();
         HostPosterior {
-            mean: q.mean.as_vec(),
-            log_variance: q.log_variance.as_vec(),
+            mean: mean.concat(),
+            log_variance: log_variance.concat(),
         }
     }
 
     /// The decoder's raw outputs at `z`, row-major `(n, raw_width)`.
     pub fn decode(&self, z: &[f32]) -> Vec<f32> {
-        let dev = self.model.device();
-        let z = dev.tensor_from_vec(z.to_vec(), (self.n, M::Latent::default()));
-        self.model.decode(z).as_vec()
+        let (model, d) = (self.model, M::latent_dim());
+        self.by_rows(|a, b| {
+            let z = model
+                .device()
+                .tensor_from_vec(z[a * d..b * d].to_vec(), (b - a, M::Latent::default()));
+            to_host(model.decode(z))
+        })
     }
 
-    /// `log Φ(x | η)` per chain over all coordinates (observed and current imputation), in f64.
+    /// `log Φ(x | η)` per chain over all coordinates (observed and current imputation), summed
+    /// by the family's [`log_prob_rows`](OutputFamily::log_prob_rows).
     pub fn log_likelihood(&self, raw: &[f32]) -> Vec<f64> {
-        let dev = self.model.device();
+        let (model, x) = (self.model, &self.x);
         let (p, width) = (M::observed_dim(), raw_width::<M, D>());
-        let raw = dev.tensor_from_vec(raw.to_vec(), (self.n, width));
-        let x = dev.tensor_from_vec(self.x.clone(), (self.n, p));
-        let terms = self.model.family().log_prob(raw, x).as_vec();
-        row_sums(terms.into_iter().map(f64::from), p)
+        self.by_rows(|a, b| {
+            let dev = model.device();
+            let raw = dev.tensor_from_vec(raw[a * width..b * width].to_vec(), (b - a, width));
+            let x = dev.tensor_from_vec(x[a * p..b * p].to_vec(), (b - a, p));
+            let rows = model.family().log_prob_rows(raw, x);
+            to_host(rows).into_iter().map(f64::from).collect()
+        })
     }
 
     /// `x_miss ~ Φ(x_miss | η)`: redraws the missing entries, leaves the observed ones.

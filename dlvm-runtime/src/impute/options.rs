@@ -44,10 +44,15 @@ pub struct ImputeOptions {
     pub seed: u64,
     /// Whether to draw a progress bar on stderr.
     pub progress: bool,
+    /// Worker threads that share each batched model call (encoder, decoder, log-likelihood) by
+    /// rows. Random numbers are drawn on the calling thread, so the chains do not depend on it
+    /// beyond the rounding of matrix products of different sizes.
+    pub threads: usize,
 }
 
 impl Default for ImputeOptions {
-    /// 500 iterations, no burn-in, no thinning, one kept draw, zeros, seed 0, no progress bar.
+    /// 500 iterations, no burn-in, no thinning, one kept draw, zeros, seed 0, no progress bar,
+    /// one worker per available core.
     fn default() -> Self {
         Self {
             iterations: 500,
@@ -57,6 +62,7 @@ impl Default for ImputeOptions {
             init: Init::Zeros,
             seed: 0,
             progress: false,
+            threads: crate::parallel::available_threads(),
         }
     }
 }
@@ -69,9 +75,15 @@ impl ImputeOptions {
     ///
     /// # Errors
     /// [`DlvmError::Config`] when `iterations` is 0, `burn_in >= iterations`, `thin` is 0,
-    /// no draw is retained, or `keep` exceeds the retained draws.
+    /// no draw is retained, `keep` exceeds the retained draws, or `threads` is 0.
     pub fn retained(&self) -> Result<usize> {
         let bad = |parameter, reason: String| Err(DlvmError::Config { parameter, reason });
+        if self.threads == 0 {
+            return bad(
+                "threads",
+                "must be >= 1 (1 runs on the calling thread), got 0".into(),
+            );
+        }
         if self.iterations == 0 {
             return bad("iterations", "must be >= 1, got 0".into());
         }

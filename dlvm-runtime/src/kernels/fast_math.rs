@@ -84,6 +84,13 @@ pub fn tanh(x: f32) -> f32 {
     t.copysign(x)
 }
 
+/// The logistic function `σ(η) = 1/(1 + e^{-η})` (with `e^{-η}` from [`exp`], so it saturates
+/// to exactly 0 below -88 and 1 above 88 instead of overflowing).
+#[inline(always)]
+pub fn sigmoid(eta: f32) -> f32 {
+    1.0 / (1.0 + exp(-eta))
+}
+
 /// The Bernoulli log-likelihood of `x ∈ {0, 1}` at logit `η` and its derivative in `η`:
 /// `(x η - softplus(η), x - σ(η))`, with `softplus(η) = max(η, 0) + ln(1 + e^{-|η|})` and
 /// `σ(η) = 1/(1 + e^{-η})` computed from the same `e^{-|η|}`.
@@ -142,6 +149,16 @@ mod tests {
         assert_eq!(tanh(-0.3), -tanh(0.3));
         assert_eq!(tanh(f32::INFINITY), 1.0);
         assert!(tanh(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn sigmoid_is_within_four_ulps() {
+        let worst = grid(-80.0, 80.0, 160_001)
+            .map(|x| ulps(sigmoid(x), 1.0 / (1.0 + (-f64::from(x)).exp()), 0.0))
+            .fold(0.0, f64::max);
+        assert!(worst < 4.0, "worst {worst} ulps");
+        assert_eq!(sigmoid(200.0), 1.0);
+        assert!(sigmoid(-200.0) < 1e-37);
     }
 
     #[test]

@@ -6,4 +6,4 @@ pub mod fast_math;
 mod ops;
 mod slices;
 
-pub use ops::{bernoulli_log_prob, tanh};
+pub use ops::{bernoulli_log_prob, bernoulli_log_prob_rows, tanh};

@@ -29,19 +29,27 @@ macro_rules! multiversion {
 }
 
 multiversion! {
-    /// `y = tanh x` and `dy = 1 - y²` (the derivative), element by element.
+    /// `y = tanh x` and, unless `dy` is empty, `dy = 1 - y²` (the derivative), element by
+    /// element.
     fn tanh_forward(x: &[f32], y: &mut [f32], dy: &mut [f32]) {
-        for ((&x, y), dy) in x.iter().zip(y.iter_mut()).zip(dy.iter_mut()) {
-            let t = fast_math::tanh(x);
-            *y = t;
-            *dy = 1.0 - t * t;
+        for (&x, y) in x.iter().zip(y.iter_mut()) {
+            *y = fast_math::tanh(x);
+        }
+        for (y, dy) in y.iter().zip(dy.iter_mut()) {
+            *dy = 1.0 - y * y;
         }
     }
 }
 
 multiversion! {
-    /// `lp = x η - softplus(η)` and `d = x - σ(η)`, element by element.
+    /// `lp = x η - softplus(η)` and, unless `d` is empty, `d = x - σ(η)`, element by element.
     fn bernoulli_forward(eta: &[f32], x: &[f32], lp: &mut [f32], d: &mut [f32]) {
+        if d.is_empty() {
+            for ((&eta, &x), lp) in eta.iter().zip(x).zip(lp.iter_mut()) {
+                *lp = fast_math::bernoulli_log_prob(eta, x).0;
+            }
+            return;
+        }
         for (((&eta, &x), lp), d) in eta.iter().zip(x).zip(lp.iter_mut()).zip(d.iter_mut()) {
             (*lp, *d) = fast_math::bernoulli_log_prob(eta, x);
         }
@@ -53,6 +61,62 @@ multiversion! {
     fn accumulate_product(acc: &mut [f32], g: &[f32], d: &[f32]) {
         for ((a, &g), &d) in acc.iter_mut().zip(g).zip(d) {
             *a += g * d;
+        }
+    }
+}
+
+multiversion! {
+    /// Row sums `sums[r] = Σ_j (x η - softplus(η))` over rows of `width` values and, unless `d`
+    /// is empty, `d = x - σ(η)` element by element. Each row's terms go through `row` (a
+    /// scratch buffer of `width` values) and are summed in eight interleaved partial sums.
+    fn bernoulli_rows(
+        eta: &[f32],
+        x: &[f32],
+        width: usize,
+        sums: &mut [f32],
+        d: &mut [f32],
+        row: &mut [f32]
+    ) {
+        let w = width.max(1);
+        for (r, ((eta, x), sum)) in eta.chunks_exact(w).zip(x.chunks_exact(w)).zip(sums.iter_mut()).enumerate() {
+            if d.is_empty() {
+                for ((&e, &x), lp) in eta.iter().zip(x).zip(row.iter_mut()) {
+                    *lp = fast_math::bernoulli_log_prob(e, x).0;
+                }
+            } else {
+                let d = &mut d[r * w..(r + 1) * w];
+                for (((&e, &x), lp), dk) in eta.iter().zip(x).zip(row.iter_mut()).zip(d.iter_mut()) {
+                    (*lp, *dk) = fast_math::bernoulli_log_prob(e, x);
+                }
+            }
+            *sum = sum_lanes(&row[..w]);
+        }
+    }
+}
+
+/// `Σ values` over eight interleaved partial sums (a single running sum does not vectorise).
+#[inline(always)]
+fn sum_lanes(values: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let chunks = values.chunks_exact(8);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += v;
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+multiversion! {
+    /// `acc[r, j] += g[r] · d[r, j]` over rows of `width` values (the chain rule through a row
+    /// sum of an element-wise map).
+    fn accumulate_row_product(acc: &mut [f32], g: &[f32], d: &[f32], width: usize) {
+        let rows = acc.chunks_exact_mut(width.max(1)).zip(d.chunks_exact(width.max(1)));
+        for ((acc, d), &g) in rows.zip(g) {
+            for (a, &d) in acc.iter_mut().zip(d) {
+                *a += g * d;
+            }
         }
     }
 }

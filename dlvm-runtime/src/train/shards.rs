@@ -7,20 +7,20 @@
 //! sum is exact (up to the order of floating-point additions). The noise `ε` is drawn for the
 //! whole minibatch before splitting, so the random numbers do not depend on the worker count.
 //!
-//! Every worker runs inside its own one-thread rayon pool, so dfdx's matrix products (which size
-//! themselves by `rayon::current_num_threads()`) stay on the worker's core instead of
-//! oversubscribing the machine.
+//! The workers are [`Workers`]: one-thread rayon pools, so each worker's matrix products stay on
+//! its core.
 
 use super::params::{read_gradients_into, NamedTensor};
 use crate::batch::rows_to_tensor;
 use crate::bound::elbo;
 use crate::data::Dataset;
 use crate::model::Dlvm;
+use crate::parallel::{row_shards, Workers};
 use dfdx::prelude::*;
 
 /// Workers that compute minibatch gradients over row shards in parallel.
 pub(super) struct ShardWorkers<D: Device<f32>> {
-    pools: Vec<rayon::ThreadPool>,
+    workers: Workers,
     grads: Vec<Option<Gradients<f32, D>>>,
     buffers: Vec<Vec<f32>>,
     /// Each shard's gradients on the host; the first receives the sum.
@@ -30,26 +30,17 @@ pub(super) struct ShardWorkers<D: Device<f32>> {
 /// What one shard returns: its share of the loss.
 type ShardResult = Result<f32, String>;
 
-impl<D: Device<f32> + Sync> ShardWorkers<D> {
+impl<D: Device<f32>> ShardWorkers<D> {
     /// `workers` one-thread pools (at least 2).
     ///
     /// # Errors
     /// A message when the operating system refuses a thread.
     pub(super) fn new(workers: usize) -> Result<Self, String> {
-        let pools = (0..workers)
-            .map(|w| {
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(1)
-                    .thread_name(move |_| format!("dlvm-shard-{w}"))
-                    .build()
-                    .map_err(|e| format!("cannot start training worker {w}: {e}"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             grads: (0..workers).map(|_| None).collect(),
             buffers: vec![Vec::new(); workers],
             host: vec![Vec::new(); workers],
-            pools,
+            workers: Workers::new(workers)?,
         })
     }
 
@@ -66,17 +57,16 @@ impl<D: Device<f32> + Sync> ShardWorkers<D> {
         eps: &[f32],
     ) -> Result<(f32, &[NamedTensor]), String>
     where
-        M: Dlvm<D> + Sync,
+        M: Dlvm<D>,
     {
         let n = rows.len();
         let d = M::latent_dim();
-        let shards = shard_bounds(n, self.pools.len());
-        let mut jobs: Vec<_> = shards
+        let shards = row_shards(n, self.workers.threads());
+        let jobs: Vec<_> = shards
             .iter()
             .zip(self.grads.iter_mut().zip(self.buffers.iter_mut()))
-            .zip(self.pools.iter().zip(self.host.iter_mut()))
-            .map(|((&(start, end), (grads, buffer)), (pool, host))| Job {
-                pool,
+            .zip(self.host.iter_mut())
+            .map(|((&(start, end), (grads, buffer)), host)| Job {
                 rows: &rows[start..end],
                 eps: &eps[start * d..end * d],
                 grads,
@@ -84,19 +74,7 @@ impl<D: Device<f32> + Sync> ShardWorkers<D> {
                 host,
             })
             .collect();
-        let results: Vec<ShardResult> = std::thread::scope(|scope| {
-            let (first, rest) = jobs.split_first_mut().expect("at least one shard");
-            let handles: Vec<_> = rest
-                .iter_mut()
-                .map(|job| scope.spawn(|| job.run(model, data, n)))
-                .collect();
-            let mut results = vec![first.run(model, data, n)];
-            results.extend(handles.into_iter().map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err("a training worker panicked".to_string()))
-            }));
-            results
-        });
+        let results = self.workers.map(jobs, |mut job| job.run(model, data, n));
         let loss = results.into_iter().sum::<Result<f32, String>>()?;
         let (total, rest) = self.host.split_first_mut().ok_or("no shard ran")?;
         sum_into(total, &rest[..shards.len() - 1]);
@@ -106,7 +84,6 @@ impl<D: Device<f32> + Sync> ShardWorkers<D> {
 
 /// One shard's work, borrowed from [`ShardWorkers`].
 struct Job<'a, D: Device<f32>> {
-    pool: &'a rayon::ThreadPool,
     rows: &'a [usize],
     eps: &'a [f32],
     grads: &'a mut Option<Gradients<f32, D>>,
@@ -116,16 +93,15 @@ struct Job<'a, D: Device<f32>> {
 
 impl<D: Device<f32>> Job<'_, D> {
     /// `L_w = -(1/n) Σ_{i ∈ shard} ELBO(x_i, ε_i)` and its gradients, inside the shard's pool.
-    fn run<M: Dlvm<D> + Sync>(&mut self, model: &M, data: &Dataset, n: usize) -> ShardResult {
+    fn run<M: Dlvm<D>>(&mut self, model: &M, data: &Dataset, n: usize) -> ShardResult {
         let Job {
-            pool,
             rows,
             eps,
             grads,
             buffer,
             host,
         } = self;
-        pool.install(|| {
+        {
             let dev = model.device();
             let x = rows_to_tensor::<M::Observed, D>(dev, data, rows, buffer);
             let noise = dev.tensor_from_vec(eps.to_vec(), (rows.len(), M::Latent::default()));
@@ -137,24 +113,8 @@ impl<D: Device<f32>> Job<'_, D> {
             model.zero_grads(&mut g);
             **grads = Some(g);
             read.map(|()| value)
-        })
+        }
     }
-}
-
-/// Contiguous `(start, end)` row ranges of `n` rows over at most `workers` shards, sizes
-/// differing by at most one; no empty shard.
-fn shard_bounds(n: usize, workers: usize) -> Vec<(usize, usize)> {
-    let shards = workers.min(n).max(1);
-    let (base, extra) = (n / shards, n % shards);
-    let mut start = 0;
-    (0..shards)
-        .map(|w| {
-            let end = start + base + usize::from(w < extra);
-            let range = (start, end);
-            start = end;
-            range
-        })
-        .collect()
 }
 
 /// Adds the other shards' gradients into `total`, in shard order (deterministic rounding).
@@ -163,28 +123,6 @@ fn sum_into(total: &mut [NamedTensor], others: &[Vec<NamedTensor>]) {
         for (acc, g) in total.iter_mut().zip(other) {
             for (a, b) in acc.values.iter_mut().zip(&g.values) {
                 *a += b;
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shards_cover_every_row_once_with_balanced_sizes() {
-        for n in 1..40 {
-            for workers in 1..6 {
-                let bounds = shard_bounds(n, workers);
-                assert_eq!(bounds.first().map(|b| b.0), Some(0));
-                assert_eq!(bounds.last().map(|b| b.1), Some(n));
-                assert!(bounds.windows(2).all(|w| w[0].1 == w[1].0));
-                let sizes: Vec<usize> = bounds.iter().map(|(a, b)| b - a).collect();
-                assert!(sizes.iter().all(|&s| s >= 1));
-                let (lo, hi) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
-                assert!(hi - lo <= 1, "{n} rows over {workers}: {sizes:?}");
-                assert_eq!(bounds.len(), workers.min(n));
             }
         }
     }

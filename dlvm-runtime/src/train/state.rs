@@ -347,7 +347,19 @@ mod tests {
                 workers: 1,
             },
             rng: RngState::capture(&rng),
-            history: History::default(),
+            // Values whose shortest decimal form a non-correctly-rounded parser reads back one
+            // unit in the last place off (found by the two-worker resume test).
+            history: History {
+                epochs: vec![super::super::EpochRecord {
+                    epoch: 1,
+                    train_elbo: f64::from_bits(13_844_929_539_878_997_197),
+                    valid_elbo: Some(f64::from_bits(13_843_815_038_796_567_675)),
+                    seconds: 0.1 + 0.2,
+                    samples_per_sec: 1.0 / 3.0,
+                }],
+                best_epoch: Some(1),
+                stopped_early: false,
+            },
             best_score: Some(-1.25),
             since_best: 1,
             params: vec![w.clone()],

@@ -55,7 +55,7 @@ impl Trainer {
     /// Invalid settings, data that does not fit the model, a NaN/infinite loss, gradient or
     /// update (the error names epoch, batch and parameter; the model keeps the last good
     /// parameters and the files on disk are those of the last completed epoch), file I/O.
-    pub fn fit<M: Dlvm<D> + Sync, D: Device<f32> + Sync>(
+    pub fn fit<M: Dlvm<D>, D: Device<f32>>(
         &self,
         model: &mut M,
         train: &Dataset,
@@ -76,7 +76,7 @@ impl Trainer {
     /// corrupt; [`DlvmError::Resume`] when it was written by another model (name, tensor names
     /// or shapes) or with other settings (seed, batch size, learning rate, betas, shuffling,
     /// clipping, patience, number of training rows).
-    pub fn resume<M: Dlvm<D> + Sync, D: Device<f32> + Sync>(
+    pub fn resume<M: Dlvm<D>, D: Device<f32>>(
         &self,
         model: &mut M,
         train: &Dataset,
@@ -107,7 +107,7 @@ impl Trainer {
 }
 
 /// The state of one training run.
-struct Run<'c, M: Dlvm<D> + Sync, D: Device<f32> + Sync> {
+struct Run<'c, M: Dlvm<D>, D: Device<f32>> {
     config: &'c TrainConfig,
     settings: RunSettings,
     adam: AdamState,
@@ -130,7 +130,7 @@ struct Run<'c, M: Dlvm<D> + Sync, D: Device<f32> + Sync> {
     done: usize,
 }
 
-impl<'c, M: Dlvm<D> + Sync, D: Device<f32> + Sync> Run<'c, M, D> {
+impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
     fn new(model: &M, config: &'c TrainConfig, train_rows: usize) -> Self {
         Self {
             config,
