@@ -19,11 +19,6 @@ use rand::{Rng, RngCore};
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Bernoulli;
 
-/// `σ(η) = 1 / (1 + e^{-η})`, evaluated without overflow.
-pub(crate) fn sigmoid(eta: f32) -> f32 {
-    crate::kernels::fast_math::sigmoid(eta)
-}
-
 impl OutputFamily for Bernoulli {
     const NAME: &'static str = "Bernoulli";
     const PARAMS_PER_COORD: usize = 1;
@@ -49,9 +44,7 @@ impl OutputFamily for Bernoulli {
     /// `x_j = 1` when `u_j < σ(η_j)`, `u_j` uniform on `[0, 1)` with 24 random bits (as
     /// `rand`'s `f32` uniform), the words drawn 64 at a time.
     fn sample_row(&self, raw: &[f32], rng: &mut dyn RngCore, out: &mut [f32]) {
-        for (o, &eta) in out.iter_mut().zip(raw) {
-            *o = sigmoid(eta);
-        }
+        crate::kernels::sigmoid(raw, out);
         let mut words = [0u32; 64];
         for chunk in out.chunks_mut(64) {
             let words = &mut words[..chunk.len()];
@@ -64,9 +57,7 @@ impl OutputFamily for Bernoulli {
     }
 
     fn mean_row(&self, raw: &[f32], out: &mut [f32]) {
-        for (o, &eta) in out.iter_mut().zip(raw) {
-            *o = sigmoid(eta);
-        }
+        crate::kernels::sigmoid(raw, out);
     }
 
     fn in_support(&self, x: f32) -> bool {
@@ -113,7 +104,7 @@ mod tests {
             Bernoulli.sample_row(&raw, &mut rng, &mut out);
             ones += out[0];
         }
-        let p = sigmoid(0.8);
+        let p = crate::kernels::fast_math::sigmoid(0.8);
         let se = (p * (1.0 - p) / n as f32).sqrt();
         assert!((ones / n as f32 - p).abs() < 4.0 * se);
     }

@@ -24,6 +24,10 @@
 //!    [`batch::check_dataset`](crate::batch::check_dataset) runs before training); NaN is rejected
 //!    as [`DataError::NonFinite`](crate::data::DataError::NonFinite).
 //!
+//! 7. **row sums**: [`log_prob_rows`](super::OutputFamily::log_prob_rows) (what the ELBO and
+//!    IWAE use, which a family may fuse) equals the row sums of `log_prob` within `10⁻⁵` relative,
+//!    and so does its gradient.
+//!
 //! Choose raw rows where the family's first four moments exist (e.g. a Student-t with more than 4
 //! degrees of freedom) and a domain that holds all but a negligible part of the mass.
 //!
@@ -226,7 +230,9 @@ pub fn check_family<F: OutputFamily, D: Device<f32>>(
         report.worst_variance_z = report.worst_variance_z.max(zs.1);
         check_gradients(dev, family, raw, &points, spec.p)
             .map_err(|(j, check, d)| fail(check, r, j, d))?;
-        report.checks += 4 * spec.p;
+        check_row_sums(dev, family, raw, &points, spec.p)
+            .map_err(|(j, check, d)| fail(check, r, j, d))?;
+        report.checks += 4 * spec.p + 2;
     }
     check_outside(family, spec, &points).map_err(|d| fail("support", 0, 0, d))?;
     report.checks += spec.outside.len() + 1;
@@ -466,6 +472,50 @@ fn check_gradients<F: OutputFamily, D: Device<f32>>(
     Ok(())
 }
 
+/// `log_prob_rows` against `log_prob` summed over each row, in value and gradient, on rows that
+/// cycle through the domain points (each row mixes several points).
+fn check_row_sums<F: OutputFamily, D: Device<f32>>(
+    dev: &D,
+    family: &F,
+    raw: &[f32],
+    points: &[f32],
+    p: usize,
+) -> Result<(), Failure> {
+    let rows = points.len().clamp(1, 64);
+    let xs: Vec<f32> = (0..rows * p)
+        .map(|k| points[(k * 7 + k / p) % points.len()])
+        .collect();
+    let run = |fused: bool| {
+        let raw_t = dev.tensor_from_vec(raw.repeat(rows), (rows, raw.len()));
+        let x_t = dev.tensor_from_vec(xs.clone(), (rows, p));
+        let sums = if fused {
+            family.log_prob_rows(raw_t.leaky_trace(), x_t)
+        } else {
+            family
+                .log_prob(raw_t.leaky_trace(), x_t)
+                .sum::<(usize,), Axis<1>>()
+        };
+        let values = sums.with_empty_tape().as_vec();
+        let gradient = sums.sum().backward().get(&raw_t).as_vec();
+        (values, gradient)
+    };
+    let ((values, gradient), (want_values, want_gradient)) = (run(true), run(false));
+    let close = |a: f32, b: f32| (a - b).abs() <= 1e-5 * a.abs().max(b.abs()).max(1.0);
+    for (i, (a, b)) in values.iter().zip(&want_values).enumerate() {
+        if !close(*a, *b) {
+            let d = format!("row {i}: log_prob_rows {a} but the row sum of log_prob is {b}");
+            return Err((0, "row sums", d));
+        }
+    }
+    for (k, (a, b)) in gradient.iter().zip(&want_gradient).enumerate() {
+        if !close(*a, *b) {
+            let d = format!("raw output {k}: gradient of log_prob_rows {a}, of log_prob {b}");
+            return Err((k % p.max(1), "row-sum gradient", d));
+        }
+    }
+    Ok(())
+}
+
 /// The autodiff gradient against central differences with step `h_k = 10⁻³ max(1, |η_k|)`.
 ///
 /// # Formula
@@ -602,6 +652,10 @@ mod tests {
         NoSupport,
         /// right values, gradient w.r.t. the means off by 1.
         WrongGradient,
+        /// a fused row sum off by 0.1.
+        WrongRowSums,
+        /// a fused row sum with the right value whose gradient is doubled.
+        WrongRowSumGradient,
     }
 
     /// A diagonal Gaussian with floor 0.01 and one defect.
@@ -635,6 +689,24 @@ mod tests {
                 return gaussian().log_prob(raw, x) + zero;
             }
             gaussian().log_prob(raw, x) + shift
+        }
+
+        fn log_prob_rows<D: Device<f32>, T: Tape<f32, D>>(
+            &self,
+            raw: Tensor<(usize, usize), f32, D, T>,
+            x: Tensor<(usize, usize), f32, D>,
+        ) -> Tensor<(usize,), f32, D, T> {
+            let terms = self.log_prob(raw, x);
+            match self.0 {
+                Defect::WrongRowSums => terms.sum::<(usize,), Axis<1>>() + 0.1,
+                Defect::WrongRowSumGradient => {
+                    let sums = terms.sum::<(usize,), Axis<1>>();
+                    // Value 2s - s = s, gradient 2 ∂s (a fresh tensor: no gradient flows back).
+                    let detached = sums.device().tensor_from_vec(sums.as_vec(), *sums.shape());
+                    sums * 2.0 - detached
+                }
+                _ => terms.sum::<(usize,), Axis<1>>(),
+            }
         }
 
         fn sample_row(&self, raw: &[f32], rng: &mut dyn RngCore, out: &mut [f32]) {
@@ -688,6 +760,11 @@ mod tests {
         assert_eq!(failed_check(Defect::WrongSpread), "sample variance");
         assert_eq!(failed_check(Defect::BiasedSampler), "sample mean");
         assert_eq!(failed_check(Defect::WrongGradient), "gradient");
+        assert_eq!(failed_check(Defect::WrongRowSums), "row sums");
+        assert_eq!(
+            failed_check(Defect::WrongRowSumGradient),
+            "row-sum gradient"
+        );
     }
 
     #[test]

@@ -13,7 +13,8 @@ use crate::parallel::{row_shards, Workers};
 use dfdx::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
-use rand::Rng;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha12Rng;
 use rand_distr::StandardNormal;
 
 const LN_2PI: f64 = 1.837_877_066_409_345_5;
@@ -29,6 +30,10 @@ pub(crate) struct Chains<'a, M, D: Device<f32>> {
     scratch: Vec<f32>,
     /// Workers sharing each model call by rows.
     workers: Workers,
+    /// Chain `i`'s own random stream for its draws of `x_miss` (ChaCha12 with the run's seed,
+    /// stream `i + 1`; stream 0 is the run's main generator for `z` and acceptance), so the
+    /// draws do not depend on how rows are shared between workers.
+    row_rngs: Vec<ChaCha12Rng>,
     device: std::marker::PhantomData<D>,
 }
 
@@ -84,7 +89,12 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
     /// # Errors
     /// The mask's shape differs from the data's, the data's width is not the model's, or an
     /// observed entry is not finite or not in the family's support.
-    pub fn new(model: &'a M, data: &Dataset, mask: &'a Mask, threads: usize) -> Result<Self> {
+    pub fn new(
+        model: &'a M,
+        data: &Dataset,
+        mask: &'a Mask,
+        options: &ImputeOptions,
+    ) -> Result<Self> {
         mask.check_shape(data.rows(), data.cols())?;
         let x: Vec<f32> = data
             .as_slice()
@@ -105,7 +115,14 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
             x,
             n: data.rows(),
             scratch: vec![0.0; M::observed_dim()],
-            workers: Workers::new(threads).map_err(DlvmError::Device)?,
+            workers: Workers::new(options.threads).map_err(DlvmError::Device)?,
+            row_rngs: (0..data.rows())
+                .map(|i| {
+                    let mut rng = ChaCha12Rng::seed_from_u64(options.seed);
+                    rng.set_stream(i as u64 + 1);
+                    rng
+                })
+                .collect(),
             device: std::marker::PhantomData,
         })
     }
@@ -164,10 +181,36 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
         })
     }
 
-    /// `x_miss ~ Φ(x_miss | η)`: redraws the missing entries, leaves the observed ones.
-    pub fn draw_missing(&mut self, raw: &[f32], rng: &mut StdRng) {
-        let model = self.model;
-        self.for_each_incomplete_row(raw, |row, out| model.family().sample_row(row, rng, out));
+    /// `x_miss ~ Φ(x_miss | η)`: redraws the missing entries, leaves the observed ones; chain
+    /// `i` draws from its own stream, rows shared between the workers.
+    pub fn draw_missing(&mut self, raw: &[f32]) {
+        let (p, width) = (M::observed_dim(), raw_width::<M, D>());
+        let (family, mask) = (self.model.family(), self.mask);
+        let shards = row_shards(self.n, self.workers.threads());
+        let mut jobs = Vec::with_capacity(shards.len());
+        let (mut x, mut rngs) = (&mut self.x[..], &mut self.row_rngs[..]);
+        for &(a, b) in &shards {
+            let (x_part, x_rest) = std::mem::take(&mut x).split_at_mut((b - a) * p);
+            let (rng_part, rng_rest) = std::mem::take(&mut rngs).split_at_mut(b - a);
+            (x, rngs) = (x_rest, rng_rest);
+            jobs.push((a, x_part, rng_part));
+        }
+        self.workers.map(jobs, |(first, x, rngs)| {
+            let mut draw = vec![0.0; p];
+            for (k, (x, rng)) in x.chunks_mut(p).zip(rngs.iter_mut()).enumerate() {
+                let i = first + k;
+                let missing = mask.row_flags(i);
+                if !missing.contains(&true) {
+                    continue;
+                }
+                family.sample_row(&raw[i * width..(i + 1) * width], rng, &mut draw);
+                for ((x, &m), &v) in x.iter_mut().zip(missing).zip(&draw) {
+                    if m {
+                        *x = v;
+                    }
+                }
+            }
+        });
     }
 
     /// Ends a run whose last decoder output is `raw`: the last draw, then the family mean at the
@@ -213,7 +256,7 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
     pub fn pseudo_gibbs_step(&mut self, rng: &mut StdRng) -> (Vec<f32>, Vec<f32>) {
         let z = self.encode().sample(rng);
         let raw = self.decode(&z);
-        self.draw_missing(&raw, rng);
+        self.draw_missing(&raw);
         (z, raw)
     }
 

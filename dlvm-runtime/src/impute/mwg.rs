@@ -41,7 +41,7 @@ pub fn metropolis_within_gibbs<M: Dlvm<D>, D: Device<f32>>(
     let retained = options.retained()?;
     let start = Instant::now();
     let mut rng = StdRng::seed_from_u64(options.seed);
-    let mut chains = Chains::new(model, data, mask, options.threads)?;
+    let mut chains = Chains::new(model, data, mask, options)?;
     chains.initialise(options.init, &mut rng);
     let (d, width) = (M::latent_dim(), raw_width::<M, D>());
     let mut z = chains.encode().sample(&mut rng);
@@ -67,7 +67,7 @@ pub fn metropolis_within_gibbs<M: Dlvm<D>, D: Device<f32>>(
                     .copy_from_slice(&proposal_raw[i * width..(i + 1) * width]);
             }
         }
-        chains.draw_missing(&raw, &mut rng);
+        chains.draw_missing(&raw);
         log_lik = chains.log_likelihood(&raw);
         recorder.record(t, &chains.x, &log_lik);
         bar.inc(1);

@@ -37,7 +37,7 @@ pub fn pseudo_gibbs<M: Dlvm<D>, D: Device<f32>>(
     let retained = options.retained()?;
     let start = Instant::now();
     let mut rng = StdRng::seed_from_u64(options.seed);
-    let mut chains = Chains::new(model, data, mask, options.threads)?;
+    let mut chains = Chains::new(model, data, mask, options)?;
     chains.initialise(options.init, &mut rng);
     let mut recorder = Recorder::new(options, retained, chains.n, M::observed_dim());
     let bar = progress_bar("pseudo-Gibbs", options);

@@ -7,3 +7,4 @@ mod ops;
 mod slices;
 
 pub use ops::{bernoulli_log_prob, bernoulli_log_prob_rows, tanh};
+pub use slices::sigmoid;

@@ -120,3 +120,12 @@ multiversion! {
         }
     }
 }
+
+multiversion! {
+    /// `out = σ(η)` element by element.
+    fn sigmoid(eta: &[f32], out: &mut [f32]) {
+        for (o, &e) in out.iter_mut().zip(eta) {
+            *o = fast_math::sigmoid(e);
+        }
+    }
+}
