@@ -193,8 +193,8 @@ fn peak_memory() -> Option<String> {
 }
 
 fn render(rows: &[Row], args: &Args) -> String {
-    let mut table = format!(
-        "| workload | ours | ours (s) | PyTorch (s) | speed-up vs PyTorch |\n| --- | --- | --- | --- | --- |\n"
+    let mut table = String::from(
+        "| workload | ours | ours (s) | PyTorch (s) | speed-up vs PyTorch |\n| --- | --- | --- | --- | --- |\n",
     );
     for r in rows {
         table.push_str(&format!(

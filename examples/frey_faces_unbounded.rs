@@ -3,14 +3,18 @@
 //!
 //! ```text
 //! cargo run --release --example frey_faces_unbounded -- --epochs 250 --out out/frey
+//! # the runaway (docs/likelihood.md): 200 training frames, 3000 epochs, about 5 minutes
+//! cargo run --release --example frey_faces_unbounded -- --epochs 3000 --lr 2e-3 --eval-every 10 --train-frames 200 --out out/frey200
 //! ```
 //! Architecture (all three models): latent `d = 5`, `z ~ N(0, I)`; decoder `mlp(z; 200; tanh)`
 //! to a diagonal Gaussian over the 560 pixels (grey levels / 255) with variance
 //! `ξ + exp(s(z))`, for ξ = 0 (unconstrained), 0.01 and 0.1; encoder `mlp(x; 200; tanh)`.
-//! Training: a fixed random split of the 1965 frames into 1565 train and 400 test (seed 0), Adam
-//! (lr `--lr`, betas 0.9/0.999), minibatch `--batch-size`, single-sample reparameterised ELBO.
-//! After every epoch: IWAE-`--k` on 400 training frames and on the 400 test frames. Writes
-//! `frey_faces.csv` and `frey_faces.png` (train and test IWAE per epoch, with the floors' bounds).
+//! Training: a fixed random split of the 1965 frames into 1565 train and 400 test (seed 0; with
+//! `--train-frames n` only the first n training frames are used), Adam (lr `--lr`, betas
+//! 0.9/0.999), minibatch `--batch-size`, single-sample reparameterised ELBO. Every
+//! `--eval-every` epochs: IWAE-`--k` on (up to) 400 training frames and on the 400 test frames.
+//! Writes `frey_faces.csv` and `frey_faces.png` (train and test IWAE per epoch, with the floors'
+//! bounds); `--from-csv` redraws the figure from such a CSV.
 
 use clap::Parser;
 use dlvm::batch::{rows_to_tensor, standard_normal};
