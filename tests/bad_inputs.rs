@@ -364,7 +364,16 @@ fn out_of_range_hyper_parameters_name_the_parameter() {
         ..IwaeConfig::new(10)
     };
     let err = model.iwae_with(&data, &iwae).unwrap_err();
-    assert!(matches!(err, DlvmError::Config { parameter: "threads", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            DlvmError::Config {
+                parameter: "threads",
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert_names(&err.to_string(), &["threads", "must be at least 1"]);
     let options = ImputeOptions {
         threads: 0,
@@ -372,7 +381,16 @@ fn out_of_range_hyper_parameters_name_the_parameter() {
     };
     let mask = Mask::mcar(10, 16, 0.5, 0).unwrap();
     let err = model.pseudo_gibbs(&data, &mask, &options).unwrap_err();
-    assert!(matches!(err, DlvmError::Config { parameter: "threads", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            DlvmError::Config {
+                parameter: "threads",
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert_names(&err.to_string(), &["threads", "must be >= 1"]);
     // The variance floor, given at run time through a constant expression or directly.
     let err = BadFloor::try_new(&Cpu::default(), 0).unwrap_err();
