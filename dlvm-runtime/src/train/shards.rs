@@ -92,7 +92,7 @@ struct Job<'a, D: Device<f32>> {
 }
 
 impl<D: Device<f32>> Job<'_, D> {
-    /// `L_w = -(1/n) Σ_{i ∈ shard} ELBO(x_i, ε_i)` and its gradients, inside the shard's pool.
+    /// `L_w = -(1/n) Σ_{i ∈ shard} ELBO(x_i, ε_i)` and its gradients (run on a worker).
     fn run<M: Dlvm<D>>(&mut self, model: &M, data: &Dataset, n: usize) -> ShardResult {
         let Job {
             rows,
@@ -101,19 +101,17 @@ impl<D: Device<f32>> Job<'_, D> {
             buffer,
             host,
         } = self;
-        {
-            let dev = model.device();
-            let x = rows_to_tensor::<M::Observed, D>(dev, data, rows, buffer);
-            let noise = dev.tensor_from_vec(eps.to_vec(), (rows.len(), M::Latent::default()));
-            let tape = grads.take().unwrap_or_else(|| model.alloc_grads());
-            let loss = elbo(model, x.traced(tape), noise).sum().negate() / n as f32;
-            let value = loss.as_vec().first().copied().unwrap_or(f32::NAN);
-            let mut g = loss.backward();
-            let read = read_gradients_into(model, &mut g, host).map_err(|e| format!("{e:?}"));
-            model.zero_grads(&mut g);
-            **grads = Some(g);
-            read.map(|()| value)
-        }
+        let dev = model.device();
+        let x = rows_to_tensor::<M::Observed, D>(dev, data, rows, buffer);
+        let noise = dev.tensor_from_vec(eps.to_vec(), (rows.len(), M::Latent::default()));
+        let tape = grads.take().unwrap_or_else(|| model.alloc_grads());
+        let loss = elbo(model, x.traced(tape), noise).sum().negate() / n as f32;
+        let value = loss.as_vec().first().copied().unwrap_or(f32::NAN);
+        let mut g = loss.backward();
+        let read = read_gradients_into(model, &mut g, host).map_err(|e| format!("{e:?}"));
+        model.zero_grads(&mut g);
+        **grads = Some(g);
+        read.map(|()| value)
     }
 }
 
