@@ -1,6 +1,6 @@
 //! Every path the `dlvm!` macro's generated code uses. Not public API.
 
-pub use dfdx::nn::modules::{Linear, ReLU, Sigmoid};
+pub use dfdx::nn::modules::{ReLU, Sigmoid};
 pub use dfdx::nn::{BuildModule, Module, ModuleVisitor, TensorCollection};
 pub use dfdx::prelude::{Const, Cpu, Device, Dtype, Tape, Tensor, WithEmptyTape};
 pub use dfdx::tensor::Storage;
@@ -19,7 +19,7 @@ pub use dlvm_runtime::impute::{
 pub use dlvm_runtime::init::init_parameters;
 pub use dlvm_runtime::latent::Posterior;
 pub use dlvm_runtime::model::Dlvm;
-pub use dlvm_runtime::nn::{Identity, Softplus, Tanh};
+pub use dlvm_runtime::nn::{Identity, Linear, Softplus, Tanh};
 pub use dlvm_runtime::sample::{reconstruct, sample_prior, Draws};
 pub use dlvm_runtime::train::{load_checkpoint, save_checkpoint};
 pub use dlvm_runtime::DlvmError;

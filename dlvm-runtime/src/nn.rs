@@ -1,7 +1,9 @@
 //! Network pieces dfdx 0.13 does not ship: the softplus activation, a fused `tanh`, the identity.
 
 use dfdx::nn::modules::{Module, NonMutableModule, ZeroSizedModule};
+use dfdx::nn::tensor_collection::{ModuleVisitor, TensorCollection, TensorOptions};
 use dfdx::prelude::*;
+use rand_distr::Uniform;
 
 /// The softplus activation `log(1 + eˣ)`, computed stably by
 /// [`family::special::softplus`](crate::family::special::softplus): its gradient is the logistic
@@ -36,6 +38,77 @@ impl<S: Shape, D: Device<f32>, T: Tape<f32, D>> Module<Tensor<S, f32, D, T>> for
 
     fn try_forward(&self, x: Tensor<S, f32, D, T>) -> Result<Self::Output, D::Err> {
         Ok(crate::kernels::tanh(x))
+    }
+}
+
+/// A dense layer `y = x Wᵀ + b` (`W`: `O × I`, `b`: `O`), the same parameters, names (`weight`,
+/// `bias`) and initialisation (uniform on `±1/√I`) as dfdx's `Linear`, so checkpoints are
+/// interchangeable. Without a tape on the CPU (evaluation, IWAE, the samplers) its forward pass
+/// is one fused product ([`kernels::linear`](crate::kernels::linear)); with a tape, or on another
+/// device, it is dfdx's matmul and broadcast add.
+#[derive(Debug, Clone)]
+pub struct Linear<const I: usize, const O: usize, E: Dtype, D: Storage<E>> {
+    /// `W`, shape `(O, I)`.
+    pub weight: Tensor<Rank2<O, I>, E, D>,
+    /// `b`, shape `(O,)`.
+    pub bias: Tensor<Rank1<O>, E, D>,
+}
+
+impl<const I: usize, const O: usize, E: Dtype, D: Storage<E>> NonMutableModule
+    for Linear<I, O, E, D>
+{
+}
+
+impl<const I: usize, const O: usize, E, D> TensorCollection<E, D> for Linear<I, O, E, D>
+where
+    E: Dtype + num_traits::Float + rand_distr::uniform::SampleUniform,
+    D: Device<E>,
+{
+    type To<E2: Dtype, D2: Device<E2>> = Linear<I, O, E2, D2>;
+
+    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
+        visitor: &mut V,
+    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+        visitor.visit_fields(
+            (
+                Self::tensor(
+                    "weight",
+                    |s| &s.weight,
+                    |s| &mut s.weight,
+                    uniform::<I, _, _, _>(),
+                ),
+                Self::tensor(
+                    "bias",
+                    |s| &s.bias,
+                    |s| &mut s.bias,
+                    uniform::<I, _, _, _>(),
+                ),
+            ),
+            |(weight, bias)| Linear { weight, bias },
+        )
+    }
+}
+
+/// dfdx's initialisation of a dense layer with `I` inputs: uniform on `±1/√I`.
+fn uniform<const I: usize, S: ConstShape, E, D>() -> TensorOptions<S, E, D>
+where
+    E: Dtype + num_traits::Float + rand_distr::uniform::SampleUniform,
+    D: Device<E>,
+{
+    TensorOptions::reset_with(|t| {
+        let b = E::one() / E::from(I).unwrap_or_else(E::one).sqrt();
+        t.try_fill_with_distr(Uniform::new(-b, b))
+    })
+}
+
+impl<const I: usize, const O: usize, D: Device<f32>, T: Tape<f32, D>>
+    Module<Tensor<(usize, Const<I>), f32, D, T>> for Linear<I, O, f32, D>
+{
+    type Output = Tensor<(usize, Const<O>), f32, D, T>;
+    type Error = D::Err;
+
+    fn try_forward(&self, x: Tensor<(usize, Const<I>), f32, D, T>) -> Result<Self::Output, D::Err> {
+        Ok(crate::kernels::linear(x, &self.weight, &self.bias))
     }
 }
 

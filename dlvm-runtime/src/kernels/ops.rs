@@ -109,6 +109,31 @@ fn record_rows<D: Device<f32>, T: Tape<f32, D>>(
     same::<Tensor<(usize,), f32, Cpu>, Tensor<(usize,), f32, D>>(out).put_tape(tape)
 }
 
+/// The dense layer `x Wᵀ + b` for a batch `x` of shape `(n, I)`: on the CPU without a tape one
+/// product accumulating into bias-filled rows (`linear.rs`); otherwise dfdx's matmul and
+/// broadcast add, as dfdx's own `Linear` computes them.
+pub fn linear<const I: usize, const O: usize, D: Device<f32>, T: Tape<f32, D>>(
+    x: Tensor<(usize, Const<I>), f32, D, T>,
+    weight: &Tensor<Rank2<O, I>, f32, D>,
+    bias: &Tensor<Rank1<O>, f32, D>,
+) -> Tensor<(usize, Const<O>), f32, D, T> {
+    let on_cpu = (weight as &dyn Any).downcast_ref::<Tensor<Rank2<O, I>, f32, Cpu>>();
+    let bias_on_cpu = (bias as &dyn Any).downcast_ref::<Tensor<Rank1<O>, f32, Cpu>>();
+    match (on_cpu, bias_on_cpu) {
+        (Some(w), Some(b)) if !T::OWNS_TAPE => {
+            let (x, tape) = x.contiguous().split_tape();
+            let x: Tensor<(usize, Const<I>), f32, Cpu> = same(x);
+            let y = super::linear::forward(&x, w, b);
+            same::<_, Tensor<(usize, Const<O>), f32, D>>(y).put_tape(tape)
+        }
+        _ => {
+            let y = x.matmul(weight.retaped::<T>().permute());
+            let shape = *y.shape();
+            y + bias.retaped::<T>().broadcast_like(&shape)
+        }
+    }
+}
+
 /// `tanh x` element-wise; on the CPU one fused, vectorised pass (within 4 units in the last place
 /// of `tanh`, see `fast_math`), with gradient `1 - tanh² x`.
 pub fn tanh<S: Shape, D: Device<f32>, T: Tape<f32, D>>(
@@ -273,6 +298,29 @@ mod tests {
         }
         let untaped = bernoulli_log_prob_rows(eta.clone(), data.clone()).as_vec();
         assert_eq!(untaped, value, "the untaped path computes the same sums");
+    }
+
+    #[test]
+    fn the_fused_dense_layer_matches_dfdx_without_a_tape_and_is_dfdx_with_one() {
+        let dev = Cpu::seed_from_u64(6);
+        let x: Tensor<(usize, Const<9>), f32, Cpu> = dev.sample_normal_like(&(4, Const::<9>));
+        let w: Tensor<Rank2<5, 9>, f32, Cpu> = dev.sample_normal();
+        let b: Tensor<Rank1<5>, f32, Cpu> = dev.sample_normal();
+        let want = (x.clone().matmul(w.clone().permute())
+            + b.clone().broadcast_like(&(4, Const::<5>)))
+        .as_vec();
+        let got = linear(x.clone(), &w, &b).as_vec();
+        for (g, w) in got.iter().zip(&want) {
+            assert!(
+                (g - w).abs() < 1e-5 * w.abs().max(1.0),
+                "{got:?} vs {want:?}"
+            );
+        }
+        // With a tape: dfdx's operations, gradients included.
+        let y = linear(x.leaky_trace(), &w, &b);
+        assert_eq!(y.with_empty_tape().as_vec(), want);
+        let grads = y.sum().backward();
+        assert_eq!(grads.get(&x).as_vec().len(), 36);
     }
 
     #[test]
