@@ -26,8 +26,8 @@ pub struct IwaeConfig {
     /// Show a progress bar over points (hidden automatically when stderr is not a terminal).
     pub progress: bool,
     /// Worker threads sharing the points. Every point draws its samples from its own random
-    /// stream (`seed`, point number), so the result depends on neither this count nor
-    /// `chunk_rows`.
+    /// stream (`seed`, point number), so the result does not depend on this count, and on
+    /// `chunk_rows` only through the rounding of matrix products of other sizes.
     pub threads: usize,
 }
 

@@ -44,9 +44,10 @@ pub struct ImputeOptions {
     pub seed: u64,
     /// Whether to draw a progress bar on stderr.
     pub progress: bool,
-    /// Worker threads that share each batched model call (encoder, decoder, log-likelihood) by
-    /// rows. Random numbers are drawn on the calling thread, so the chains do not depend on it
-    /// beyond the rounding of matrix products of different sizes.
+    /// Worker threads that share each batched model call (encoder, decoder, log-likelihood) and
+    /// the draws of the missing entries by rows. `z` and the acceptance draws come from the run's
+    /// generator on the calling thread, each chain's `x_miss` from its own stream, so the chains
+    /// do not depend on this count beyond the rounding of matrix products of different sizes.
     pub threads: usize,
 }
 

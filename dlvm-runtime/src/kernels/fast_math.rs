@@ -8,7 +8,7 @@
 
 /// `log₂ e`.
 const LOG2_E: f32 = std::f32::consts::LOG2_E;
-/// `ln 2` split in a high part with 16 significant bits (so `n · LN2_HI` is exact for
+/// `ln 2` split in a high part with 15 significant bits (so `n · LN2_HI` is exact for
 /// `|n| < 256`) and the rest (Cody–Waite reduction).
 const LN2_HI: f32 = 0.693_145_75;
 const LN2_LO: f32 = 1.428_606_8e-6;
@@ -19,8 +19,8 @@ const ROUND_MAGIC: f32 = 12_582_912.0;
 /// `eˣ` for `x` clamped to `[-87, 88]` (so the result is a normal `f32`; below -87 it returns
 /// `e⁻⁸⁷ ≈ 1.6·10⁻³⁸` instead of a smaller number).
 ///
-/// `x = n ln 2 + r` with `|r| ≤ ln 2 / 2`, `eʳ` by its degree-7 Taylor polynomial (truncation
-/// error below `r⁸/8! < 3·10⁻⁹`), times `2ⁿ` built from the exponent bits.
+/// `x = n ln 2 + r` with `|r| ≤ ln 2 / 2`, `eʳ` by its degree-7 Taylor polynomial (relative
+/// truncation error about `r⁸/8! ≤ 6·10⁻⁹`), times `2ⁿ` built from the exponent bits.
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
@@ -84,8 +84,8 @@ pub fn tanh(x: f32) -> f32 {
     t.copysign(x)
 }
 
-/// The logistic function `σ(η) = 1/(1 + e^{-η})` (with `e^{-η}` from [`exp`], so it saturates
-/// to exactly 0 below -88 and 1 above 88 instead of overflowing).
+/// The logistic function `σ(η) = 1/(1 + e^{-η})`, with `e^{-η}` from [`exp`]: no overflow; above
+/// 88 it is 1, below -88 it stays at `1/(1 + e⁸⁸) ≈ 6·10⁻³⁹` (the true value is smaller).
 #[inline(always)]
 pub fn sigmoid(eta: f32) -> f32 {
     1.0 / (1.0 + exp(-eta))

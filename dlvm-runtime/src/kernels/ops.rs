@@ -123,7 +123,9 @@ pub fn linear<const I: usize, const O: usize, D: Device<f32>, T: Tape<f32, D>>(
         (Some(w), Some(b)) if !T::OWNS_TAPE => {
             let (x, tape) = x.contiguous().split_tape();
             let x: Tensor<(usize, Const<I>), f32, Cpu> = same(x);
-            let y = super::linear::forward(&x, w, b);
+            // The parameters are public fields: a permuted weight must not be read in storage order.
+            let (w, b) = (w.clone().contiguous(), b.clone().contiguous());
+            let y = super::linear::forward(&x, &w, &b);
             same::<_, Tensor<(usize, Const<O>), f32, D>>(y).put_tape(tape)
         }
         _ => {
@@ -321,6 +323,25 @@ mod tests {
         assert_eq!(y.with_empty_tape().as_vec(), want);
         let grads = y.sum().backward();
         assert_eq!(grads.get(&x).as_vec().len(), 36);
+    }
+
+    #[test]
+    fn the_fused_dense_layer_reads_a_permuted_weight_by_its_shape() {
+        let dev = Cpu::seed_from_u64(7);
+        let x: Tensor<(usize, Const<3>), f32, Cpu> = dev.sample_normal_like(&(2, Const::<3>));
+        let stored: Tensor<Rank2<3, 4>, f32, Cpu> = dev.sample_normal();
+        let w: Tensor<Rank2<4, 3>, f32, Cpu> = stored.permute();
+        let b: Tensor<Rank1<4>, f32, Cpu> = dev.sample_normal();
+        let want = (x.clone().matmul(w.clone().permute())
+            + b.clone().broadcast_like(&(2, Const::<4>)))
+        .as_vec();
+        let got = linear(x, &w, &b).as_vec();
+        for (g, w) in got.iter().zip(&want) {
+            assert!(
+                (g - w).abs() < 1e-5 * w.abs().max(1.0),
+                "{got:?} vs {want:?}"
+            );
+        }
     }
 
     #[test]

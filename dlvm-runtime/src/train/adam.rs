@@ -121,7 +121,7 @@ impl AdamState {
             if fresh {
                 (self.moment1, self.moment2) = (Vec::new(), Vec::new());
             }
-            return Err(first_non_finite(params, &scratch.params));
+            return Err(first_non_finite(params, scratch));
         }
         for (k, tensor) in params.iter_mut().enumerate() {
             std::mem::swap(&mut tensor.values, &mut scratch.params[k]);
@@ -175,11 +175,22 @@ struct Part<'a> {
     outputs: [&'a mut [f32]; 3],
 }
 
-/// The error for the first proposed parameter that is not finite.
-fn first_non_finite(params: &[NamedTensor], proposed: &[Vec<f32>]) -> UpdateError {
-    let found = params.iter().zip(proposed).find_map(|(tensor, values)| {
-        let index = values.iter().position(|v| !v.is_finite())?;
-        Some((tensor.name.clone(), index, values[index]))
+/// The error for the first proposed value that is not finite: a parameter, else a moment
+/// (named `<tensor> (first moment)` / `(second moment)`).
+fn first_non_finite(params: &[NamedTensor], scratch: &AdamScratch) -> UpdateError {
+    let groups = [
+        (&scratch.params, ""),
+        (&scratch.moment1, " (first moment)"),
+        (&scratch.moment2, " (second moment)"),
+    ];
+    let found = groups.iter().find_map(|(proposed, suffix)| {
+        params
+            .iter()
+            .zip(proposed.iter())
+            .find_map(|(tensor, values)| {
+                let index = values.iter().position(|v| !v.is_finite())?;
+                Some((format!("{}{suffix}", tensor.name), index, values[index]))
+            })
     });
     let (parameter, index, value) = found.unwrap_or_else(|| (String::new(), 0, f32::NAN));
     UpdateError::Parameter {
@@ -217,7 +228,7 @@ impl Step {
 
     /// `(m, v, θ)` after the step, from `θ`, the raw gradient `g` and the old `(m, v)`.
     /// Writes the step's `[θ, m, v]` for every element of `[θ, g, m, v]` into `out`; whether
-    /// every new `θ` is finite. Branch-free, so the compiler vectorises it.
+    /// every new `θ`, `m` and `v` is finite. Branch-free, so the compiler vectorises it.
     fn propose(
         &self,
         [theta, g, m, v]: [&[f32]; 4],
@@ -228,7 +239,9 @@ impl Step {
         let mut finite = true;
         for (((&theta, &g), (&m, &v)), (t_new, (m_new, v_new))) in inputs.zip(outputs) {
             (*m_new, *v_new, *t_new) = self.apply(theta, g, m, v);
-            finite &= t_new.is_finite();
+            // A finite θ with an overflowing moment (|g| > ~1.8e19 makes g² infinite) would freeze
+            // the element for good, so the moments must stay finite too.
+            finite &= t_new.is_finite() & m_new.is_finite() & v_new.is_finite();
         }
         finite
     }
@@ -274,9 +287,11 @@ impl Step {
         std::thread::scope(|scope| {
             let handles: Vec<_> = parts.map(|p| scope.spawn(move || run(p))).collect();
             let mine = run(first);
-            handles
-                .into_iter()
-                .fold(mine, |ok, h| ok & h.join().unwrap_or(false))
+            handles.into_iter().fold(mine, |ok, h| {
+                ok & h
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
         })
     }
 
@@ -457,5 +472,31 @@ mod tests {
         assert!(matches!(err, UpdateError::Parameter { .. }), "{err:?}");
         assert_eq!(state, AdamState::default());
         assert_eq!(params[0].values, [0.0], "nothing was committed");
+    }
+
+    #[test]
+    fn a_gradient_whose_square_overflows_is_refused_as_a_moment() {
+        // g = 1e20: g² overflows f32, so v = ∞ while θ stays finite (m̂ / √v̂ = 0); committing it
+        // would freeze the element for good.
+        let mut state = AdamState::default();
+        let mut params = [tensor("w", vec![0.5, 0.5])];
+        let grads = [tensor("w", vec![1.0, 1e20])];
+        let err = state
+            .update(&settings(None), &mut params, &grads)
+            .unwrap_err();
+        match err {
+            UpdateError::Parameter {
+                parameter, index, ..
+            } => {
+                assert!(
+                    parameter.starts_with('w') && parameter.contains("moment"),
+                    "{parameter}"
+                );
+                assert_eq!(index, 1);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(state, AdamState::default());
+        assert_eq!(params[0].values, [0.5, 0.5], "nothing was committed");
     }
 }

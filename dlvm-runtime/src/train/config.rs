@@ -33,10 +33,9 @@ pub struct TrainConfig {
     /// [`Trainer::resume`](super::Trainer::resume).
     pub state: Option<PathBuf>,
     /// Threads that share each minibatch (data parallelism): the minibatch is split into this
-    /// many row shards whose gradients are computed at once and summed. 1 computes it whole on
-    /// the calling thread. With more than one, call [`use_threads(1)`](crate::threads::use_threads)
-    /// first, or the matrix products of every worker spread over all cores as well. The sum's
-    /// rounding depends on the count, so a run is reproduced bit for bit with the same count.
+    /// many row shards whose gradients are computed at once (each worker in its own one-thread
+    /// pool) and summed. 1 computes it whole on the calling thread. The sum's rounding depends
+    /// on the count, so a run is reproduced bit for bit with the same count.
     pub workers: usize,
 }
 
