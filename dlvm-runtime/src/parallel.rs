@@ -3,6 +3,8 @@
 //! which size themselves by `rayon::current_num_threads()`, stay on the worker's core instead
 //! of spreading over cores that the other workers already use.
 
+use rand::SeedableRng;
+use rand_chacha::ChaCha12Rng;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -106,6 +108,15 @@ pub fn row_shards(n: usize, parts: usize) -> Vec<(usize, usize)> {
             range
         })
         .collect()
+}
+
+/// Random stream `stream` of `seed` (ChaCha12): streams of one seed are independent, so work
+/// that gives each point or chain its own stream draws the same numbers however it is shared
+/// between workers. Stream 0 is `StdRng::seed_from_u64(seed)`'s.
+pub fn stream_rng(seed: u64, stream: u64) -> ChaCha12Rng {
+    let mut rng = ChaCha12Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    rng
 }
 
 /// The default worker count: the machine's available parallelism (1 when unknown).

@@ -7,10 +7,10 @@ use crate::data::Dataset;
 use crate::error::{DlvmError, Result};
 use crate::family::OutputFamily;
 use crate::model::Dlvm;
-use crate::parallel::{available_threads, Workers};
+use crate::parallel::{available_threads, stream_rng, Workers};
 use dfdx::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha12Rng;
 use rand_distr::StandardNormal;
 
@@ -102,7 +102,10 @@ pub fn iwae_per_point<M: Dlvm<D>, D: Device<f32>>(
     let indices: Vec<usize> = (0..data.rows()).collect();
     let groups: Vec<&[usize]> = indices.chunks(points_per_call).collect();
     let per_group = workers.map(groups, |group| {
-        let mut rngs: Vec<ChaCha12Rng> = group.iter().map(|&i| point_rng(config.seed, i)).collect();
+        let mut rngs: Vec<ChaCha12Rng> = group
+            .iter()
+            .map(|&i| stream_rng(config.seed, i as u64))
+            .collect();
         let sums = group_bound(model, data, group, config.k, samples_per_call, &mut rngs);
         bar.inc(group.len() as u64);
         sums.iter().map(|s| s.mean_log()).collect::<Vec<_>>()
@@ -125,13 +128,6 @@ pub fn evaluate_iwae<M: Dlvm<D>, D: Device<f32>>(
     config: &IwaeConfig,
 ) -> Result<Estimate> {
     Ok(Estimate::from_values(&iwae_per_point(model, data, config)?))
-}
-
-/// The random stream of point `index`: ChaCha12 seeded with `seed`, stream `index`.
-fn point_rng(seed: u64, index: usize) -> ChaCha12Rng {
-    let mut rng = ChaCha12Rng::seed_from_u64(seed);
-    rng.set_stream(index as u64);
-    rng
 }
 
 /// Accumulates `K` log-weights for each point of `group`, `samples` at a time.

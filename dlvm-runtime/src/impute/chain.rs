@@ -9,11 +9,11 @@ use crate::data::Dataset;
 use crate::error::{DlvmError, Result};
 use crate::family::OutputFamily;
 use crate::model::Dlvm;
-use crate::parallel::{row_shards, Workers};
+use crate::parallel::{row_shards, stream_rng, Workers};
 use dfdx::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha12Rng;
 use rand_distr::StandardNormal;
 
@@ -116,12 +116,8 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
             n: data.rows(),
             scratch: vec![0.0; M::observed_dim()],
             workers: Workers::new(options.threads).map_err(DlvmError::Device)?,
-            row_rngs: (0..data.rows())
-                .map(|i| {
-                    let mut rng = ChaCha12Rng::seed_from_u64(options.seed);
-                    rng.set_stream(i as u64 + 1);
-                    rng
-                })
+            row_rngs: (0..data.rows() as u64)
+                .map(|i| stream_rng(options.seed, i + 1))
                 .collect(),
             device: std::marker::PhantomData,
         })
@@ -205,11 +201,7 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
                     continue;
                 }
                 family.sample_row(&raw[i * width..(i + 1) * width], rng, &mut draw);
-                for ((x, &m), &v) in x.iter_mut().zip(missing).zip(&draw) {
-                    if m {
-                        *x = v;
-                    }
-                }
+                fill_missing(x, missing, &draw);
             }
         });
     }
@@ -244,12 +236,7 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
                 continue;
             }
             fill(&raw[i * width..(i + 1) * width], &mut self.scratch);
-            let x = &mut self.x[i * p..(i + 1) * p];
-            for ((x, &m), &s) in x.iter_mut().zip(missing).zip(&self.scratch) {
-                if m {
-                    *x = s;
-                }
-            }
+            fill_missing(&mut self.x[i * p..(i + 1) * p], missing, &self.scratch);
         }
     }
 
@@ -274,6 +261,15 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
                     self.pseudo_gibbs_step(rng);
                 }
             }
+        }
+    }
+}
+
+/// `x_j = values_j` where `missing_j`; observed entries stay.
+fn fill_missing(x: &mut [f32], missing: &[bool], values: &[f32]) {
+    for ((x, &m), &v) in x.iter_mut().zip(missing).zip(values) {
+        if m {
+            *x = v;
         }
     }
 }

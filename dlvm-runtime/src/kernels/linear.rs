@@ -2,12 +2,8 @@
 //! product that accumulates into rows pre-filled with the bias (dfdx's `Linear` zero-fills the
 //! product's output, runs the product, then adds the broadcast bias in a second pass).
 
+use super::host::with_values;
 use dfdx::prelude::*;
-
-thread_local! {
-    /// Per-thread host copies of the layer input and weight, reused from call to call.
-    static OPERANDS: std::cell::RefCell<[Vec<f32>; 2]> = const { std::cell::RefCell::new([Vec::new(), Vec::new()]) };
-}
 
 /// `x Wᵀ + b` for `x` of shape `(n, I)`, `W` of shape `(O, I)`, `b` of length `O`, all on the
 /// CPU and contiguous.
@@ -25,14 +21,8 @@ pub(super) fn forward<const I: usize, const O: usize>(
     for _ in 0..n {
         out.extend_from_slice(&b);
     }
-    OPERANDS.with(|cell| {
-        let mut operands = cell.borrow_mut();
-        let [xs, ws] = &mut *operands;
-        xs.resize(n * I, 0.0);
-        x.copy_into(xs);
-        ws.resize(O * I, 0.0);
-        weight.copy_into(ws);
-        product_into(&mut out, xs, ws, n, I, O);
+    with_values(x, Some(weight), |xs, ws| {
+        product_into(&mut out, xs, ws, n, I, O)
     });
     x.device().tensor_from_vec(out, (n, Const::<O>))
 }

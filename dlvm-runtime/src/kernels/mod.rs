@@ -4,6 +4,7 @@
 //! operations.
 
 pub mod fast_math;
+mod host;
 mod linear;
 mod ops;
 mod slices;

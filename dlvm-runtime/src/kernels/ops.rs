@@ -2,6 +2,7 @@
 //! local derivative, and a backward closure on the tape that applies it (`∂L/∂x += ∂L/∂y · y'`).
 //! Any other device runs dfdx's own operations, so models stay generic over the device.
 
+use super::host::with_values;
 use super::slices;
 use dfdx::prelude::*;
 use std::any::{Any, TypeId};
@@ -20,32 +21,6 @@ fn same<A: 'static, B: 'static>(value: A) -> B {
     }
 }
 
-thread_local! {
-    /// Per-thread copies of kernel inputs, reused from call to call (large inputs would
-    /// otherwise be fresh allocations, paid for in page faults).
-    static INPUTS: std::cell::RefCell<[Vec<f32>; 2]> = const { std::cell::RefCell::new([Vec::new(), Vec::new()]) };
-}
-
-/// Runs `f` on the values of `a` and `b` (contiguous tensors) in memory order.
-fn with_values<S: Shape, R>(
-    a: &Tensor<S, f32, Cpu>,
-    b: Option<&Tensor<S, f32, Cpu>>,
-    f: impl FnOnce(&[f32], &[f32]) -> R,
-) -> R {
-    INPUTS.with(|cell| {
-        let mut buffers = cell.borrow_mut();
-        let [first, second] = &mut *buffers;
-        first.resize(a.shape().num_elements(), 0.0);
-        a.copy_into(first);
-        second.clear();
-        if let Some(b) = b {
-            second.resize(b.shape().num_elements(), 0.0);
-            b.copy_into(second);
-        }
-        f(first, second)
-    })
-}
-
 /// A buffer for a local derivative: `len` values when the tape records, else empty (the
 /// kernels then skip it).
 fn derivative_buffer<T: Tape<f32, D>, D: Device<f32>>(len: usize) -> Vec<f32> {
@@ -56,57 +31,29 @@ fn derivative_buffer<T: Tape<f32, D>, D: Device<f32>>(len: usize) -> Vec<f32> {
     }
 }
 
-/// `y = f(x)` element-wise from precomputed `values` with local derivative `derivative`,
-/// recorded on `tape`.
-fn record<S: Shape, D: Device<f32>, T: Tape<f32, D>>(
-    input: &Tensor<S, f32, Cpu>,
-    values: Vec<f32>,
+/// Puts `out`, computed from `input` on the CPU, on `tape`, with the backward pass
+/// `accumulate(∂L/∂input, ∂L/∂out, derivative)`; without a recording tape, just `out`.
+fn record<SI: Shape, SO: Shape, D: Device<f32>, T: Tape<f32, D>>(
+    input: &Tensor<SI, f32, Cpu>,
+    out: Tensor<SO, f32, Cpu>,
     derivative: Vec<f32>,
     mut tape: T,
-) -> Tensor<S, f32, D, T> {
-    let out: Tensor<S, f32, Cpu> = input.device().tensor_from_vec(values, *input.shape());
-    if !T::OWNS_TAPE {
-        return same::<Tensor<S, f32, Cpu>, Tensor<S, f32, D>>(out).put_tape(tape);
+    accumulate: impl FnOnce(&mut [f32], &[f32], &[f32]) + 'static,
+) -> Tensor<SO, f32, D, T> {
+    if T::OWNS_TAPE {
+        let (input_ghost, out_ghost) = (input.ghost(), out.ghost());
+        tape.add_backward_op(move |grads: &mut Gradients<f32, D>| {
+            let grads: &mut Gradients<f32, Cpu> = match (grads as &mut dyn Any).downcast_mut() {
+                Some(grads) => grads,
+                None => unreachable!("recorded only on the CPU device"),
+            };
+            let grad_out = grads.get_or_alloc_mut(&out_ghost).map_err(same)?.to_vec();
+            let grad_in = grads.get_or_alloc_mut(&input_ghost).map_err(same)?;
+            accumulate(grad_in, &grad_out, &derivative);
+            Ok(())
+        });
     }
-    let (input_ghost, out_ghost) = (input.ghost(), out.ghost());
-    tape.add_backward_op(move |grads: &mut Gradients<f32, D>| {
-        let grads: &mut Gradients<f32, Cpu> = match (grads as &mut dyn Any).downcast_mut() {
-            Some(grads) => grads,
-            None => unreachable!("recorded only on the CPU device"),
-        };
-        let grad_out = grads.get_or_alloc_mut(&out_ghost).map_err(same)?.to_vec();
-        let grad_in = grads.get_or_alloc_mut(&input_ghost).map_err(same)?;
-        slices::accumulate_product(grad_in, &grad_out, &derivative);
-        Ok(())
-    });
-    same::<Tensor<S, f32, Cpu>, Tensor<S, f32, D>>(out).put_tape(tape)
-}
-
-/// `Σ_j f(x_rj)` per row from precomputed row `sums` with local derivative `derivative`
-/// (`∂ sum_r / ∂ x_rj`), recorded on `tape`.
-fn record_rows<D: Device<f32>, T: Tape<f32, D>>(
-    input: &Tensor<(usize, usize), f32, Cpu>,
-    sums: Vec<f32>,
-    derivative: Vec<f32>,
-    mut tape: T,
-) -> Tensor<(usize,), f32, D, T> {
-    let (rows, width) = *input.shape();
-    let out: Tensor<(usize,), f32, Cpu> = input.device().tensor_from_vec(sums, (rows,));
-    if !T::OWNS_TAPE {
-        return same::<Tensor<(usize,), f32, Cpu>, Tensor<(usize,), f32, D>>(out).put_tape(tape);
-    }
-    let (input_ghost, out_ghost) = (input.ghost(), out.ghost());
-    tape.add_backward_op(move |grads: &mut Gradients<f32, D>| {
-        let grads: &mut Gradients<f32, Cpu> = match (grads as &mut dyn Any).downcast_mut() {
-            Some(grads) => grads,
-            None => unreachable!("recorded only on the CPU device"),
-        };
-        let grad_out = grads.get_or_alloc_mut(&out_ghost).map_err(same)?.to_vec();
-        let grad_in = grads.get_or_alloc_mut(&input_ghost).map_err(same)?;
-        slices::accumulate_row_product(grad_in, &grad_out, &derivative, width);
-        Ok(())
-    });
-    same::<Tensor<(usize,), f32, Cpu>, Tensor<(usize,), f32, D>>(out).put_tape(tape)
+    same::<Tensor<SO, f32, Cpu>, Tensor<SO, f32, D>>(out).put_tape(tape)
 }
 
 /// The dense layer `x Wᵀ + b` for a batch `x` of shape `(n, I)`: on the CPU without a tape one
@@ -148,10 +95,11 @@ pub fn tanh<S: Shape, D: Device<f32>, T: Tape<f32, D>>(
     let x: Tensor<S, f32, Cpu> = same(x);
     let n = x.shape().num_elements();
     let (mut y, mut dy) = (vec![0.0; n], derivative_buffer::<T, D>(n));
-    with_values(&x, None, |input, _| {
+    with_values(&x, None::<&Tensor<S, f32, Cpu>>, |input, _| {
         slices::tanh_forward(input, &mut y, &mut dy)
     });
-    record(&x, y, dy, tape)
+    let out = x.device().tensor_from_vec(y, *x.shape());
+    record(&x, out, dy, tape, slices::accumulate_product)
 }
 
 /// The Bernoulli log-likelihood `x η - softplus(η)` element-wise for logits `eta` and data `x`
@@ -176,7 +124,8 @@ pub fn bernoulli_log_prob<D: Device<f32>, T: Tape<f32, D>>(
     with_values(&eta, Some(&x), |logits, data| {
         slices::bernoulli_forward(logits, data, &mut lp, &mut d)
     });
-    record(&eta, lp, d, tape)
+    let out = eta.device().tensor_from_vec(lp, *eta.shape());
+    record(&eta, out, d, tape, slices::accumulate_product)
 }
 
 /// The Bernoulli log-likelihood summed over each row, `Σ_j x_j η_j - softplus(η_j)`, i.e.
@@ -202,7 +151,10 @@ pub fn bernoulli_log_prob_rows<D: Device<f32>, T: Tape<f32, D>>(
     with_values(&eta, Some(&x), |logits, data| {
         slices::bernoulli_rows(logits, data, width, &mut sums, &mut d, &mut row)
     });
-    record_rows(&eta, sums, d, tape)
+    let out = eta.device().tensor_from_vec(sums, (rows,));
+    record(&eta, out, d, tape, move |grad_in, grad_out, d| {
+        slices::accumulate_row_product(grad_in, grad_out, d, width)
+    })
 }
 
 #[cfg(test)]
