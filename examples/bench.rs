@@ -11,6 +11,10 @@
 //! the 10000 test images at that rate), and the peak resident memory. The samplers and IWAE run
 //! on the model just trained. Every figure is a rate over the stated work, not a projection from
 //! a warm-up.
+//!
+//! With `--torch-json out/bench/pytorch.json` (written by `bench/pytorch_reference.py`, the same
+//! workloads in PyTorch) the table also compares with PyTorch measured on this machine;
+//! `bench/run_all.sh` runs both, one after the other.
 
 use clap::Parser;
 use dlvm::prelude::*;
@@ -51,6 +55,10 @@ struct Args {
     /// Directory for bench.md.
     #[arg(long, default_value = "out/bench")]
     out: PathBuf,
+    /// PyTorch figures measured on this machine by `bench/pytorch_reference.py` (its JSON
+    /// output), compared in extra columns.
+    #[arg(long)]
+    torch_json: Option<PathBuf>,
     /// Directory holding binarized_mnist_{train,test}.npy.gz.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/data"))]
     data: PathBuf,
@@ -62,6 +70,24 @@ struct Row {
     ours: String,
     seconds: f64,
     torch_seconds: f64,
+    /// The key of this workload's seconds in `pytorch.json`.
+    torch_key: &'static str,
+}
+
+/// PyTorch's seconds per workload, measured here (`bench/pytorch_reference.py`).
+type Measured = serde_json::Map<String, serde_json::Value>;
+
+fn read_torch_json(path: &std::path::Path) -> Result<Measured, Box<dyn std::error::Error>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "cannot read {}: {e} (run bench/pytorch_reference.py)",
+            path.display()
+        )
+    })?;
+    match serde_json::from_str(&text)? {
+        serde_json::Value::Object(map) => Ok(map),
+        _ => Err(format!("{}: expected a JSON object", path.display()).into()),
+    }
 }
 
 fn main() {
@@ -73,6 +99,11 @@ fn main() {
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     dlvm::threads::use_threads(1)?;
+    let measured = args
+        .torch_json
+        .as_deref()
+        .map(read_torch_json)
+        .transpose()?;
     let load =
         |split: &str| Dataset::from_npy(args.data.join(format!("binarized_mnist_{split}.npy.gz")));
     let (train, test) = (load("train")?, load("test")?);
@@ -81,7 +112,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut rows = vec![train_row(&mut model, &train, &args)?];
     rows.extend(sampler_rows(&model, &test, &args)?);
     rows.push(iwae_row(&model, &test, &args)?);
-    let table = render(&rows, &args);
+    let table = render(&rows, &args, measured.as_ref());
     println!("{table}");
     std::fs::create_dir_all(&args.out)?;
     std::fs::write(args.out.join("bench.md"), &table)?;
@@ -114,6 +145,7 @@ fn train_row(
         ),
         seconds,
         torch_seconds: TORCH_EPOCH_S,
+        torch_key: "epoch_seconds",
     })
 }
 
@@ -132,13 +164,14 @@ fn sampler_rows(
     eprintln!("samplers: {} iterations ...", args.iterations);
     let pg = model.pseudo_gibbs(&images, &mask, &options)?;
     let mwg = model.metropolis_within_gibbs(&images, &mask, &options)?;
-    let row = |workload, run: &Imputation, torch| {
+    let row = |workload, run: &Imputation, torch, torch_key| {
         let rate = run.chain_iterations_per_second();
         Row {
             workload,
             ours: format!("{rate:.0} chain-iterations/s"),
             seconds: 1000.0 * 500.0 / rate,
             torch_seconds: torch,
+            torch_key,
         }
     };
     Ok(vec![
@@ -146,11 +179,13 @@ fn sampler_rows(
             "pseudo-Gibbs, 1000 images x 500 iterations",
             &pg,
             TORCH_PG_500_S,
+            "pg_500_seconds",
         ),
         row(
             "Metropolis-within-Gibbs, 1000 images x 500 iterations",
             &mwg,
             TORCH_MWG_500_S,
+            "mwg_500_seconds",
         ),
     ])
 }
@@ -175,6 +210,7 @@ fn iwae_row(
         ours: format!("{rate:.1} images/s (L_1000 = {:.2})", estimate.mean),
         seconds: 10_000.0 / rate,
         torch_seconds: TORCH_IWAE_10000_S,
+        torch_key: "iwae_10000_seconds",
     })
 }
 
@@ -192,18 +228,44 @@ fn peak_memory() -> Option<String> {
     Some(line.trim_start_matches("VmHWM:").trim().to_string())
 }
 
-fn render(rows: &[Row], args: &Args) -> String {
-    let mut table = String::from(
-        "| workload | ours | ours (s) | PyTorch (s) | speed-up vs PyTorch |\n| --- | --- | --- | --- | --- |\n",
-    );
+fn render(rows: &[Row], args: &Args, measured: Option<&Measured>) -> String {
+    let mut table =
+        String::from("| workload | ours | ours (s) | PyTorch, issue 7 (s) | speed-up vs issue 7 |");
+    if measured.is_some() {
+        table.push_str(" PyTorch here (s) | speed-up vs PyTorch here |");
+    }
+    table.push_str("\n| --- | --- | --- | --- | --- |");
+    if measured.is_some() {
+        table.push_str(" --- | --- |");
+    }
+    table.push('\n');
     for r in rows {
         table.push_str(&format!(
-            "| {} | {} | {:.2} | {:.2} | {:.2}x |\n",
+            "| {} | {} | {:.2} | {:.2} | {:.2}x |",
             r.workload,
             r.ours,
             r.seconds,
             r.torch_seconds,
             r.torch_seconds / r.seconds
+        ));
+        if let Some(measured) = measured {
+            match measured
+                .get(r.torch_key)
+                .and_then(serde_json::Value::as_f64)
+            {
+                Some(t) => table.push_str(&format!(" {t:.2} | {:.2}x |", t / r.seconds)),
+                None => table.push_str(" — | — |"),
+            }
+        }
+        table.push('\n');
+    }
+    if let Some(m) = measured {
+        let field = |k: &str| m.get(k).map_or_else(|| "?".to_string(), |v| v.to_string());
+        table.push_str(&format!(
+            "\nPyTorch here: torch {}, {} threads, CPU capability {}\n",
+            field("torch_version"),
+            field("threads"),
+            field("cpu_capability")
         ));
     }
     table.push_str(&format!(

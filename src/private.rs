@@ -19,7 +19,7 @@ pub use dlvm_runtime::impute::{
 pub use dlvm_runtime::init::init_parameters;
 pub use dlvm_runtime::latent::Posterior;
 pub use dlvm_runtime::model::Dlvm;
-pub use dlvm_runtime::nn::{Identity, Linear, Softplus, Tanh};
+pub use dlvm_runtime::nn::{DataLinear, Identity, Linear, Softplus, Tanh};
 pub use dlvm_runtime::sample::{reconstruct, sample_prior, Draws};
 pub use dlvm_runtime::train::{load_checkpoint, save_checkpoint};
 pub use dlvm_runtime::DlvmError;

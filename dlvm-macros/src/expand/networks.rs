@@ -42,15 +42,37 @@ fn linear(input: &TokenStream, output: &TokenStream) -> TokenStream {
     quote!(::dlvm::__private::Linear<#input, #output, E, D>)
 }
 
+/// A dense layer reading the data: no gradient for its input.
+fn data_linear(input: &TokenStream, output: &TokenStream) -> TokenStream {
+    quote!(::dlvm::__private::DataLinear<#input, #output, E, D>)
+}
+
+/// Whether a network's input is the data (no gradient needed) or a latent code.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Input {
+    Data,
+    Latent,
+}
+
 /// `(Linear<in, h1>, Act, Linear<h1, h2>, Act, ...)`: the hidden layers; returns the layer
-/// types and the width of the last one.
-fn hidden_layers(net: &Network, input: TokenStream) -> (Vec<TokenStream>, TokenStream) {
+/// types and the width of the last one. The first layer of a network on the data is a
+/// `DataLinear`.
+fn hidden_layers(
+    net: &Network,
+    input: TokenStream,
+    reads: Input,
+) -> (Vec<TokenStream>, TokenStream) {
     let act = activation(net.activation);
     let mut layers = Vec::new();
     let mut width = input;
     for h in &net.hidden {
         let h = dim(h);
-        layers.push(linear(&width, &h));
+        let layer = if layers.is_empty() && reads == Input::Data {
+            data_linear(&width, &h)
+        } else {
+            linear(&width, &h)
+        };
+        layers.push(layer);
         layers.push(act.clone());
         width = h;
     }
@@ -59,7 +81,7 @@ fn hidden_layers(net: &Network, input: TokenStream) -> (Vec<TokenStream>, TokenS
 
 /// The encoder trunk type (a tuple, `()` when there are no hidden layers) and its output width.
 pub fn encoder_trunk(m: &CheckedModel) -> (TokenStream, TokenStream) {
-    let (layers, width) = hidden_layers(&m.encoder, dim(&m.observed.dim));
+    let (layers, width) = hidden_layers(&m.encoder, dim(&m.observed.dim), Input::Data);
     if layers.is_empty() {
         (quote!(::dlvm::__private::Identity), width)
     } else {
@@ -69,7 +91,7 @@ pub fn encoder_trunk(m: &CheckedModel) -> (TokenStream, TokenStream) {
 
 /// The decoder type: hidden layers then the output layer sized by the family.
 pub fn decoder(m: &CheckedModel) -> TokenStream {
-    let (mut layers, width) = hidden_layers(&m.decoder, dim(&m.latent.dim));
+    let (mut layers, width) = hidden_layers(&m.decoder, dim(&m.latent.dim), Input::Latent);
     layers.push(linear(&width, &raw_width(m)));
     if layers.len() == 1 {
         layers.remove(0)
@@ -83,7 +105,12 @@ pub fn struct_definition(m: &CheckedModel) -> TokenStream {
     let (attrs, vis, name) = (&m.attrs, &m.vis, &m.name);
     let (trunk, hidden) = encoder_trunk(m);
     let latent = dim(&m.latent.dim);
-    let head = linear(&hidden, &latent);
+    // Without hidden layers the heads read the data themselves.
+    let head = if m.encoder.hidden.is_empty() {
+        data_linear(&hidden, &latent)
+    } else {
+        linear(&hidden, &latent)
+    };
     let decoder = decoder(m);
     let family = family_type(m);
     let p = quote!(::dlvm::__private);

@@ -202,8 +202,18 @@ fn decoded_log_likelihood<M: Dlvm<D>, D: Device<f32>>(
     let dev = model.device();
     let z = dev.tensor_from_vec(z.to_vec(), (rows, M::Latent::default()));
     let raw = model.decode(z);
-    let target = to_dynamic(dev.tensor_from_vec(target, (rows, M::Observed::default())));
-    let per_row = model.family().log_prob_rows(raw, target).as_vec();
+    let per_row = if crate::kernels::is_cpu::<D>() {
+        // On the CPU the family reads the host values in place (no device copies).
+        let mut sums = vec![0.0; rows];
+        let raw = crate::batch::to_host(raw);
+        model
+            .family()
+            .log_prob_rows_host(&raw, &target, p, &mut sums);
+        sums
+    } else {
+        let target = to_dynamic(dev.tensor_from_vec(target, (rows, M::Observed::default())));
+        model.family().log_prob_rows(raw, target).as_vec()
+    };
     per_row.into_iter().map(f64::from).collect()
 }
 

@@ -513,6 +513,14 @@ fn check_row_sums<F: OutputFamily, D: Device<f32>>(
             return Err((k % p.max(1), "row-sum gradient", d));
         }
     }
+    let mut host = vec![f32::NAN; rows];
+    family.log_prob_rows_host(&raw.repeat(rows), &xs, p, &mut host);
+    for (i, (a, b)) in host.iter().zip(&want_values).enumerate() {
+        if !close(*a, *b) {
+            let d = format!("row {i}: log_prob_rows_host {a} but the row sum of log_prob is {b}");
+            return Err((0, "host row sums", d));
+        }
+    }
     Ok(())
 }
 

@@ -102,6 +102,18 @@ pub trait OutputFamily: Clone + std::fmt::Debug + Send + Sync + 'static {
         self.log_prob(raw, x).sum::<(usize,), Axis<1>>()
     }
 
+    /// [`log_prob_rows`](Self::log_prob_rows) on host values, without a tape: `raw` is
+    /// row-major `(rows, raw_width(p))`, `x` is `(rows, p)`, and `out[r] = log Φ(x_r | η_r)`
+    /// for the `rows = out.len()` rows. What the samplers' likelihoods use. The default runs
+    /// `log_prob_rows` on a CPU device; a family may compute it in place (Bernoulli does).
+    fn log_prob_rows_host(&self, raw: &[f32], x: &[f32], p: usize, out: &mut [f32]) {
+        let rows = out.len();
+        let dev = Cpu::default();
+        let raw = dev.tensor_from_vec(raw.to_vec(), (rows, Self::raw_width(p)));
+        let x = dev.tensor_from_vec(x.to_vec(), (rows, p));
+        self.log_prob_rows(raw, x).copy_into(out);
+    }
+
     /// Draws `x ~ Φ(· | η)` for one point: `raw.len() == raw_width(out.len())`.
     fn sample_row(&self, raw: &[f32], rng: &mut dyn RngCore, out: &mut [f32]);
 

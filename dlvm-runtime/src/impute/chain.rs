@@ -164,17 +164,16 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
     }
 
     /// `log Φ(x | η)` per chain over all coordinates (observed and current imputation), summed
-    /// in `f32` by the family's [`log_prob_rows`](OutputFamily::log_prob_rows) (relative error
-    /// about 10⁻⁶, harmless in the Metropolis ratio) and widened to `f64`.
+    /// in `f32` by the family's [`log_prob_rows_host`](OutputFamily::log_prob_rows_host) on the
+    /// host values (relative error about 10⁻⁶, harmless in the Metropolis ratio) and widened to
+    /// `f64`.
     pub fn log_likelihood(&self, raw: &[f32]) -> Vec<f64> {
-        let (model, x) = (self.model, &self.x);
+        let (family, x) = (self.model.family(), &self.x);
         let (p, width) = (M::observed_dim(), raw_width::<M, D>());
         self.by_rows(|a, b| {
-            let dev = model.device();
-            let raw = dev.tensor_from_vec(raw[a * width..b * width].to_vec(), (b - a, width));
-            let x = dev.tensor_from_vec(x[a * p..b * p].to_vec(), (b - a, p));
-            let rows = model.family().log_prob_rows(raw, x);
-            to_host(rows).into_iter().map(f64::from).collect()
+            let mut sums = vec![0.0; b - a];
+            family.log_prob_rows_host(&raw[a * width..b * width], &x[a * p..b * p], p, &mut sums);
+            sums.into_iter().map(f64::from).collect()
         })
     }
 

@@ -24,7 +24,8 @@ const ROUND_MAGIC: f32 = 12_582_912.0;
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * LOG2_E + ROUND_MAGIC) - ROUND_MAGIC;
+    let shifted = x * LOG2_E + ROUND_MAGIC;
+    let n = shifted - ROUND_MAGIC;
     let r = (x - n * LN2_HI) - n * LN2_LO;
     let p = 1.0 / 5040.0;
     let p = p * r + 1.0 / 720.0;
@@ -34,7 +35,11 @@ pub fn exp(x: f32) -> f32 {
     let p = p * r + 0.5;
     let p = p * r + 1.0;
     let p = p * r + 1.0;
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // `n ∈ [-126, 127]` sits in the low mantissa bits of `shifted` (its exponent is that of
+    // `ROUND_MAGIC`), so integer arithmetic on the bits gives it without a float-to-int
+    // conversion (whose saturation semantics do not vectorise).
+    let n_bits = shifted.to_bits().wrapping_sub(ROUND_MAGIC.to_bits());
+    let scale = f32::from_bits(n_bits.wrapping_add(127) << 23);
     p * scale
 }
 

@@ -1,8 +1,10 @@
-//! The forward pass of a dense layer without a tape on the CPU: `y = x Wᵀ + b` as one matrix
-//! product that accumulates into rows pre-filled with the bias (dfdx's `Linear` zero-fills the
-//! product's output, runs the product, then adds the broadcast bias in a second pass).
+//! A dense layer on the CPU: the forward pass `y = x Wᵀ + b` as one matrix product that
+//! accumulates into rows pre-filled with the bias (dfdx's `Linear` zero-fills the product's
+//! output, runs the product, then adds the broadcast bias in a second pass), and the three
+//! gradients of the backward pass, each accumulated in place into its gradient buffer.
 
 use super::host::with_values;
+use super::sparse::SparseRows;
 use dfdx::prelude::*;
 
 /// `x Wᵀ + b` for `x` of shape `(n, I)`, `W` of shape `(O, I)`, `b` of length `O`, all on the
@@ -16,21 +18,157 @@ pub(super) fn forward<const I: usize, const O: usize>(
     bias: &Tensor<Rank1<O>, f32, Cpu>,
 ) -> Tensor<(usize, Const<O>), f32, Cpu> {
     let n = x.shape().0;
-    let b = bias.as_vec();
-    let mut out = Vec::with_capacity(n * O);
-    for _ in 0..n {
-        out.extend_from_slice(&b);
-    }
+    let mut out = bias_rows(&crate::batch::to_host(bias.clone()), n);
     with_values(x, Some(weight), |xs, ws| {
-        product_into(&mut out, xs, ws, n, I, O)
+        layer_product_into(&mut out, xs, ws, n, I, O)
     });
     x.device().tensor_from_vec(out, (n, Const::<O>))
 }
 
+/// `out (n × o) += xs · wsᵀ`, skipping the zeros of a sparse `xs` (see `sparse.rs`).
+pub(super) fn layer_product_into(
+    out: &mut [f32],
+    xs: &[f32],
+    ws: &[f32],
+    n: usize,
+    i: usize,
+    o: usize,
+) {
+    match SparseRows::of_sparse(xs, i) {
+        Some(rows) => rows.product_into(out, ws, o),
+        None => product_into(out, xs, ws, n, i, o),
+    }
+}
+
+/// The rows of `y = x Wᵀ + b` before the product: `n` copies of `b`.
+pub(super) fn bias_rows(bias: &[f32], n: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(n * bias.len());
+    for _ in 0..n {
+        out.extend_from_slice(bias);
+    }
+    out
+}
+
 /// `out (n × o, row-major) += xs (n × i, row-major) · wsᵀ (ws: o × i, row-major)`.
-fn product_into(out: &mut [f32], xs: &[f32], ws: &[f32], n: usize, i: usize, o: usize) {
+pub(super) fn product_into(out: &mut [f32], xs: &[f32], ws: &[f32], n: usize, i: usize, o: usize) {
     assert!(out.len() == n * o && xs.len() == n * i && ws.len() == o * i);
-    if n == 0 || o == 0 {
+    // dst (r, c) at r·o + c; lhs (r, k) = xs at r·i + k; rhs (k, c) = W[c, k] at c·i + k.
+    let dst = Strided::row_major(out, o);
+    let lhs = Operand::new(xs, 1, i);
+    let rhs = Operand::new(ws, i, 1);
+    accumulate_product(dst, lhs, rhs, n, o, i);
+}
+
+/// The weight gradient of `y = x Wᵀ + b`: `gw (o × i) += gyᵀ · xs`.
+///
+/// # Formula
+/// `∂L/∂W_jk += Σ_r (∂L/∂y_rj) x_rk`
+pub(super) fn weight_gradient_into(
+    gw: &mut [f32],
+    gy: &[f32],
+    xs: &[f32],
+    n: usize,
+    i: usize,
+    o: usize,
+) {
+    assert!(gw.len() == o * i && gy.len() == n * o && xs.len() == n * i);
+    // dst (j, k) at j·i + k; lhs (j, r) = gy at r·o + j; rhs (r, k) = xs at r·i + k.
+    let dst = Strided::row_major(gw, i);
+    let lhs = Operand::new(gy, o, 1);
+    let rhs = Operand::new(xs, 1, i);
+    accumulate_product(dst, lhs, rhs, o, i, n);
+}
+
+/// The input gradient of `y = x Wᵀ + b`: `gx (n × i) += gy · ws`.
+///
+/// # Formula
+/// `∂L/∂x_rk += Σ_j (∂L/∂y_rj) W_jk`
+pub(super) fn input_gradient_into(
+    gx: &mut [f32],
+    gy: &[f32],
+    ws: &[f32],
+    n: usize,
+    i: usize,
+    o: usize,
+) {
+    assert!(gx.len() == n * i && gy.len() == n * o && ws.len() == o * i);
+    // dst (r, k) at r·i + k; lhs (r, j) = gy at r·o + j; rhs (j, k) = W at j·i + k.
+    let dst = Strided::row_major(gx, i);
+    let lhs = Operand::new(gy, 1, o);
+    let rhs = Operand::new(ws, 1, i);
+    accumulate_product(dst, lhs, rhs, n, i, o);
+}
+
+/// The bias gradient of `y = x Wᵀ + b`: `gb (o) += Σ_r gy[r, ·]`.
+pub(super) fn bias_gradient_into(gb: &mut [f32], gy: &[f32]) {
+    for row in gy.chunks_exact(gb.len()) {
+        for (g, &v) in gb.iter_mut().zip(row) {
+            *g += v;
+        }
+    }
+}
+
+/// A row-major destination matrix.
+struct Strided<'a> {
+    values: &'a mut [f32],
+    row_stride: usize,
+}
+
+impl<'a> Strided<'a> {
+    fn row_major(values: &'a mut [f32], cols: usize) -> Self {
+        Self {
+            values,
+            row_stride: cols,
+        }
+    }
+}
+
+/// A read-only operand with its column and row strides (in elements).
+struct Operand<'a> {
+    values: &'a [f32],
+    col_stride: usize,
+    row_stride: usize,
+}
+
+impl<'a> Operand<'a> {
+    fn new(values: &'a [f32], col_stride: usize, row_stride: usize) -> Self {
+        Self {
+            values,
+            col_stride,
+            row_stride,
+        }
+    }
+
+    /// The largest index an `rows × cols` view reaches, plus one (0 for an empty view).
+    fn extent(&self, rows: usize, cols: usize) -> usize {
+        if rows == 0 || cols == 0 {
+            0
+        } else {
+            (rows - 1) * self.row_stride + (cols - 1) * self.col_stride + 1
+        }
+    }
+}
+
+/// `dst (m × n) += lhs (m × k) · rhs (k × n)` by the `gemm` crate, on as many threads as the
+/// current rayon pool has (one inside the library's workers).
+///
+/// # Panics
+/// When a view reaches past its slice.
+fn accumulate_product(dst: Strided, lhs: Operand, rhs: Operand, m: usize, n: usize, k: usize) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    let dst_extent = (m - 1) * dst.row_stride + n;
+    assert!(dst.values.len() >= dst_extent, "destination too short");
+    assert!(
+        lhs.values.len() >= lhs.extent(m, k),
+        "left operand too short"
+    );
+    assert!(
+        rhs.values.len() >= rhs.extent(k, n),
+        "right operand too short"
+    );
+    if k == 0 {
         return;
     }
     let threads = rayon::current_num_threads();
@@ -39,25 +177,24 @@ fn product_into(out: &mut [f32], xs: &[f32], ws: &[f32], n: usize, i: usize, o: 
     } else {
         gemm::Parallelism::None
     };
-    let (i_stride, o_stride) = (i as isize, o as isize);
-    // SAFETY: the lengths are checked above, so every index the strides reach is in bounds:
-    // dst (r, c) at r·o + c < n·o, lhs (r, k) at r·i + k < n·i, rhs (k, c) = W[c, k] at
-    // c·i + k < o·i; `out` does not alias the operands (it is a distinct `&mut`).
+    // SAFETY: the asserts above check that every index each view reaches is inside its slice
+    // (row-major destination of m × n; operands by their extents); `dst` is a distinct `&mut`,
+    // so it aliases neither operand.
     unsafe {
         gemm::gemm(
+            m,
             n,
-            o,
-            i,
-            out.as_mut_ptr(),
+            k,
+            dst.values.as_mut_ptr(),
             1,
-            o_stride,
+            dst.row_stride as isize,
             true,
-            xs.as_ptr(),
-            1,
-            i_stride,
-            ws.as_ptr(),
-            i_stride,
-            1,
+            lhs.values.as_ptr(),
+            lhs.col_stride as isize,
+            lhs.row_stride as isize,
+            rhs.values.as_ptr(),
+            rhs.col_stride as isize,
+            rhs.row_stride as isize,
             1.0,
             1.0,
             false,
@@ -86,5 +223,52 @@ mod tests {
                 assert!((out[r * o + c] - want).abs() < 1e-5, "({r}, {c})");
             }
         }
+    }
+
+    /// `(n, i, o)` operands with distinct values: `xs` (n × i), `ws` (o × i), `gy` (n × o).
+    fn operands(n: usize, i: usize, o: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let xs = (0..n * i).map(|k| (k as f32 * 0.37).sin()).collect();
+        let ws = (0..o * i).map(|k| (k as f32 * 0.91).cos()).collect();
+        let gy = (0..n * o).map(|k| (k as f32 * 0.53).sin() + 0.2).collect();
+        (xs, ws, gy)
+    }
+
+    #[test]
+    fn the_gradients_match_direct_sums_and_accumulate() {
+        let (n, i, o) = (6, 5, 4);
+        let (xs, ws, gy) = operands(n, i, o);
+        let mut gw: Vec<f32> = vec![1.0; o * i];
+        weight_gradient_into(&mut gw, &gy, &xs, n, i, o);
+        for j in 0..o {
+            for k in 0..i {
+                let want = 1.0 + (0..n).map(|r| gy[r * o + j] * xs[r * i + k]).sum::<f32>();
+                assert!((gw[j * i + k] - want).abs() < 1e-5, "W ({j}, {k})");
+            }
+        }
+        let mut gx: Vec<f32> = vec![-2.0; n * i];
+        input_gradient_into(&mut gx, &gy, &ws, n, i, o);
+        for r in 0..n {
+            for k in 0..i {
+                let want = -2.0 + (0..o).map(|j| gy[r * o + j] * ws[j * i + k]).sum::<f32>();
+                assert!((gx[r * i + k] - want).abs() < 1e-5, "x ({r}, {k})");
+            }
+        }
+        let mut gb = vec![0.5; o];
+        bias_gradient_into(&mut gb, &gy);
+        for j in 0..o {
+            let want = 0.5 + (0..n).map(|r| gy[r * o + j]).sum::<f32>();
+            assert!((gb[j] - want).abs() < 1e-5, "b {j}");
+        }
+    }
+
+    #[test]
+    fn empty_batches_change_nothing() {
+        let (_, ws, _) = operands(0, 3, 2);
+        let mut gw = vec![7.0; 6];
+        weight_gradient_into(&mut gw, &[], &[], 0, 3, 2);
+        assert_eq!(gw, vec![7.0; 6]);
+        let mut out: Vec<f32> = Vec::new();
+        product_into(&mut out, &[], &ws, 0, 3, 2);
+        assert!(out.is_empty());
     }
 }

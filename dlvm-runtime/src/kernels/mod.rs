@@ -1,13 +1,17 @@
 //! Fused kernels for the CPU device: `tanh` and the Bernoulli log-likelihood, each computing its
 //! value and its local derivative in one vectorised pass, wired into dfdx's tape as custom
-//! operations (`ops`), and the tape-free dense layer (`linear`). Other devices use dfdx's own
-//! operations.
+//! operations (`ops`), and the dense layer (`linear`, with products that skip the zeros of
+//! sparse inputs, `sparse`). Other devices use dfdx's own operations.
 
 pub mod fast_math;
 mod host;
 mod linear;
 mod ops;
 mod slices;
+mod sparse;
 
-pub use ops::{bernoulli_log_prob, bernoulli_log_prob_rows, linear, tanh};
+pub(crate) use ops::is_cpu;
+pub use ops::{
+    bernoulli_log_prob, bernoulli_log_prob_rows, bernoulli_rows_host, data_linear, linear, tanh,
+};
 pub use slices::sigmoid;

@@ -4,11 +4,12 @@
 
 use super::host::with_values;
 use super::slices;
+use crate::batch::to_host;
 use dfdx::prelude::*;
 use std::any::{Any, TypeId};
 
 /// Whether `D` is dfdx's CPU device.
-fn is_cpu<D: 'static>() -> bool {
+pub(crate) fn is_cpu<D: 'static>() -> bool {
     TypeId::of::<D>() == TypeId::of::<Cpu>()
 }
 
@@ -56,31 +57,101 @@ fn record<SI: Shape, SO: Shape, D: Device<f32>, T: Tape<f32, D>>(
     same::<Tensor<SO, f32, Cpu>, Tensor<SO, f32, D>>(out).put_tape(tape)
 }
 
-/// The dense layer `x Wᵀ + b` for a batch `x` of shape `(n, I)`: on the CPU without a tape one
-/// product accumulating into bias-filled rows (`linear.rs`); otherwise dfdx's matmul and
-/// broadcast add, as dfdx's own `Linear` computes them.
+/// The dense layer `x Wᵀ + b` for a batch `x` of shape `(n, I)`: on the CPU one product
+/// accumulating into bias-filled rows (`linear.rs`), and with a tape a backward pass that
+/// accumulates `∂L/∂W += gyᵀ x`, `∂L/∂b += Σ_rows gy` and `∂L/∂x += gy W` in place; on other
+/// devices dfdx's matmul and broadcast add, as dfdx's own `Linear` computes them.
 pub fn linear<const I: usize, const O: usize, D: Device<f32>, T: Tape<f32, D>>(
     x: Tensor<(usize, Const<I>), f32, D, T>,
     weight: &Tensor<Rank2<O, I>, f32, D>,
     bias: &Tensor<Rank1<O>, f32, D>,
 ) -> Tensor<(usize, Const<O>), f32, D, T> {
-    let on_cpu = (weight as &dyn Any).downcast_ref::<Tensor<Rank2<O, I>, f32, Cpu>>();
-    let bias_on_cpu = (bias as &dyn Any).downcast_ref::<Tensor<Rank1<O>, f32, Cpu>>();
-    match (on_cpu, bias_on_cpu) {
-        (Some(w), Some(b)) if !T::OWNS_TAPE => {
-            let (x, tape) = x.contiguous().split_tape();
-            let x: Tensor<(usize, Const<I>), f32, Cpu> = same(x);
-            // The parameters are public fields: a permuted weight must not be read in storage order.
-            let (w, b) = (w.clone().contiguous(), b.clone().contiguous());
-            let y = super::linear::forward(&x, &w, &b);
-            same::<_, Tensor<(usize, Const<O>), f32, D>>(y).put_tape(tape)
-        }
-        _ => {
-            let y = x.matmul(weight.retaped::<T>().permute());
-            let shape = *y.shape();
-            y + bias.retaped::<T>().broadcast_like(&shape)
-        }
+    dense(x, weight, bias, InputGradient::Computed)
+}
+
+/// [`linear`] for a layer whose input is data: the backward pass gives the parameters their
+/// gradients but computes none for `x` (on the CPU; other devices compute it anyway). A
+/// gradient of `x` read after the backward pass is absent.
+pub fn data_linear<const I: usize, const O: usize, D: Device<f32>, T: Tape<f32, D>>(
+    x: Tensor<(usize, Const<I>), f32, D, T>,
+    weight: &Tensor<Rank2<O, I>, f32, D>,
+    bias: &Tensor<Rank1<O>, f32, D>,
+) -> Tensor<(usize, Const<O>), f32, D, T> {
+    dense(x, weight, bias, InputGradient::Skipped)
+}
+
+/// Whether a dense layer's backward pass computes the gradient of its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InputGradient {
+    Computed,
+    Skipped,
+}
+
+fn dense<const I: usize, const O: usize, D: Device<f32>, T: Tape<f32, D>>(
+    x: Tensor<(usize, Const<I>), f32, D, T>,
+    weight: &Tensor<Rank2<O, I>, f32, D>,
+    bias: &Tensor<Rank1<O>, f32, D>,
+    input_gradient: InputGradient,
+) -> Tensor<(usize, Const<O>), f32, D, T> {
+    if !is_cpu::<D>() {
+        let y = x.matmul(weight.retaped::<T>().permute());
+        let shape = *y.shape();
+        return y + bias.retaped::<T>().broadcast_like(&shape);
     }
+    // The parameters are public fields: a permuted weight must not be read in storage order.
+    // `contiguous` keeps a contiguous tensor (and its gradient's identity) as it is; otherwise
+    // it records a copy whose gradient flows back to the original.
+    let (w, w_tape) = weight.retaped::<T>().contiguous().split_tape();
+    let (b, b_tape) = bias.retaped::<T>().contiguous().split_tape();
+    let (x, tape) = x.contiguous().split_tape();
+    let tape = tape.merge(w_tape).merge(b_tape);
+    let x: Tensor<(usize, Const<I>), f32, Cpu> = same(x);
+    let w: Tensor<Rank2<O, I>, f32, Cpu> = same(w);
+    let b: Tensor<Rank1<O>, f32, Cpu> = same(b);
+    if !T::OWNS_TAPE {
+        let y = super::linear::forward(&x, &w, &b);
+        return same::<_, Tensor<(usize, Const<O>), f32, D>>(y).put_tape(tape);
+    }
+    taped_dense(x, w, b, input_gradient, tape)
+}
+
+/// The CPU forward pass of `x Wᵀ + b` with its backward pass on `tape`; the operands' host
+/// copies move into the backward closure.
+fn taped_dense<const I: usize, const O: usize, D: Device<f32>, T: Tape<f32, D>>(
+    x: Tensor<(usize, Const<I>), f32, Cpu>,
+    w: Tensor<Rank2<O, I>, f32, Cpu>,
+    b: Tensor<Rank1<O>, f32, Cpu>,
+    input_gradient: InputGradient,
+    mut tape: T,
+) -> Tensor<(usize, Const<O>), f32, D, T> {
+    use super::linear::{
+        bias_gradient_into, bias_rows, input_gradient_into, layer_product_into,
+        weight_gradient_into,
+    };
+    let n = x.shape().0;
+    let (xs, ws) = (to_host(x.clone()), to_host(w.clone()));
+    let mut out = bias_rows(&to_host(b.clone()), n);
+    layer_product_into(&mut out, &xs, &ws, n, I, O);
+    let y = x.device().tensor_from_vec(out, (n, Const::<O>));
+    let ghosts = (x.ghost(), w.ghost(), b.ghost(), y.ghost());
+    let ws = (input_gradient == InputGradient::Computed).then_some(ws);
+    tape.add_backward_op(move |grads: &mut Gradients<f32, D>| {
+        let grads: &mut Gradients<f32, Cpu> = match (grads as &mut dyn Any).downcast_mut() {
+            Some(grads) => grads,
+            None => unreachable!("recorded only on the CPU device"),
+        };
+        let (x_ghost, w_ghost, b_ghost, y_ghost) = &ghosts;
+        let gy = grads.get_or_alloc_mut(y_ghost).map_err(same)?.to_vec();
+        let gw = grads.get_or_alloc_mut(w_ghost).map_err(same)?;
+        weight_gradient_into(gw, &gy, &xs, n, I, O);
+        bias_gradient_into(grads.get_or_alloc_mut(b_ghost).map_err(same)?, &gy);
+        if let Some(ws) = &ws {
+            let gx = grads.get_or_alloc_mut(x_ghost).map_err(same)?;
+            input_gradient_into(gx, &gy, ws, n, I, O);
+        }
+        Ok(())
+    });
+    same::<_, Tensor<(usize, Const<O>), f32, D>>(y).put_tape(tape)
 }
 
 /// `tanh x` element-wise; on the CPU one fused, vectorised pass (within 4 units in the last place
@@ -155,6 +226,21 @@ pub fn bernoulli_log_prob_rows<D: Device<f32>, T: Tape<f32, D>>(
     record(&eta, out, d, tape, move |grad_in, grad_out, d| {
         slices::accumulate_row_product(grad_in, grad_out, d, width)
     })
+}
+
+/// [`bernoulli_log_prob_rows`] on host values: `out[r] = Σ_j x_rj η_rj - softplus(η_rj)` for
+/// row-major `eta` and `x` of `out.len()` rows of `width` values.
+///
+/// # Panics
+/// When the lengths do not fit `out.len() × width` (a bug in the caller).
+pub fn bernoulli_rows_host(eta: &[f32], x: &[f32], width: usize, out: &mut [f32]) {
+    let n = out.len() * width;
+    assert!(
+        eta.len() == n && x.len() == n,
+        "logits and data differ in shape"
+    );
+    let mut row = vec![0.0; width];
+    slices::bernoulli_rows(eta, x, width, out, &mut [], &mut row);
 }
 
 #[cfg(test)]
@@ -252,10 +338,13 @@ mod tests {
         }
         let untaped = bernoulli_log_prob_rows(eta.clone(), data.clone()).as_vec();
         assert_eq!(untaped, value, "the untaped path computes the same sums");
+        let mut host = vec![0.0; 6];
+        bernoulli_rows_host(&eta.as_vec(), &data.as_vec(), 21, &mut host);
+        assert_eq!(host, value, "the host path computes the same sums");
     }
 
     #[test]
-    fn the_fused_dense_layer_matches_dfdx_without_a_tape_and_is_dfdx_with_one() {
+    fn the_fused_dense_layer_matches_dfdx_without_a_tape() {
         let dev = Cpu::seed_from_u64(6);
         let x: Tensor<(usize, Const<9>), f32, Cpu> = dev.sample_normal_like(&(4, Const::<9>));
         let w: Tensor<Rank2<5, 9>, f32, Cpu> = dev.sample_normal();
@@ -270,11 +359,107 @@ mod tests {
                 "{got:?} vs {want:?}"
             );
         }
-        // With a tape: dfdx's operations, gradients included.
-        let y = linear(x.leaky_trace(), &w, &b);
-        assert_eq!(y.with_empty_tape().as_vec(), want);
-        let grads = y.sum().backward();
-        assert_eq!(grads.get(&x).as_vec().len(), 36);
+    }
+
+    /// `Σ v ⊙ layer(x)` and the gradients of `x`, `w`, `b` (zeros where none was computed),
+    /// through `layer` and through dfdx's own matmul and broadcast add.
+    #[allow(clippy::type_complexity)]
+    fn dense_gradients<const I: usize, const O: usize>(
+        layer: impl Fn(
+            Tensor<(usize, Const<I>), f32, Cpu, OwnedTape<f32, Cpu>>,
+            &Tensor<Rank2<O, I>, f32, Cpu>,
+            &Tensor<Rank1<O>, f32, Cpu>,
+        ) -> Tensor<(usize, Const<O>), f32, Cpu, OwnedTape<f32, Cpu>>,
+        x: &Tensor<(usize, Const<I>), f32, Cpu>,
+        w: &Tensor<Rank2<O, I>, f32, Cpu>,
+        b: &Tensor<Rank1<O>, f32, Cpu>,
+        v: &Tensor<(usize, Const<O>), f32, Cpu>,
+    ) -> [Vec<f32>; 4] {
+        let mut grads = Gradients::leaky();
+        grads.try_alloc_for(w).unwrap();
+        grads.try_alloc_for(b).unwrap();
+        let y = layer(x.clone().traced(grads), w, b);
+        let value = y.with_empty_tape().as_vec();
+        let mut grads = (y * v.clone()).sum().backward();
+        let mut read = |t: &dyn Fn(&mut Gradients<f32, Cpu>) -> Vec<f32>| t(&mut grads);
+        let gx = read(&|g| g.get_or_alloc_mut(x).unwrap().to_vec());
+        let gw = read(&|g| g.get_or_alloc_mut(w).unwrap().to_vec());
+        let gb = read(&|g| g.get_or_alloc_mut(b).unwrap().to_vec());
+        [value, gx, gw, gb]
+    }
+
+    fn assert_close(got: &[f32], want: &[f32], what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}");
+        for (g, w) in got.iter().zip(want) {
+            assert!(
+                (g - w).abs() <= 1e-5 * w.abs().max(1.0),
+                "{what}: {got:?} vs {want:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_taped_dense_layer_has_dfdx_gradients_and_data_layers_skip_the_input() {
+        let dev = Cpu::seed_from_u64(8);
+        let x: Tensor<(usize, Const<9>), f32, Cpu> = dev.sample_normal_like(&(6, Const::<9>));
+        let w: Tensor<Rank2<5, 9>, f32, Cpu> = dev.sample_normal();
+        let b: Tensor<Rank1<5>, f32, Cpu> = dev.sample_normal();
+        let v: Tensor<(usize, Const<5>), f32, Cpu> = dev.sample_normal_like(&(6, Const::<5>));
+        let reference = dense_gradients(
+            |x, w, b| {
+                let y = x.matmul(w.retaped::<OwnedTape<f32, Cpu>>().permute());
+                let shape = *y.shape();
+                y + b.retaped::<OwnedTape<f32, Cpu>>().broadcast_like(&shape)
+            },
+            &x,
+            &w,
+            &b,
+            &v,
+        );
+        let fused = dense_gradients(|x, w, b| linear(x, w, b), &x, &w, &b, &v);
+        for (k, what) in ["value", "x gradient", "W gradient", "b gradient"]
+            .iter()
+            .enumerate()
+        {
+            assert_close(&fused[k], &reference[k], what);
+        }
+        assert!(reference[1].iter().any(|&g| g != 0.0));
+        let data = dense_gradients(|x, w, b| data_linear(x, w, b), &x, &w, &b, &v);
+        assert_close(&data[0], &reference[0], "data layer value");
+        assert!(
+            data[1].iter().all(|&g| g == 0.0),
+            "no gradient for the data"
+        );
+        assert_close(&data[2], &reference[2], "data layer W gradient");
+        assert_close(&data[3], &reference[3], "data layer b gradient");
+    }
+
+    #[test]
+    fn a_permuted_weight_gets_its_gradient_through_the_permutation() {
+        let dev = Cpu::seed_from_u64(9);
+        let x: Tensor<(usize, Const<3>), f32, Cpu> = dev.sample_normal_like(&(4, Const::<3>));
+        let stored: Tensor<Rank2<3, 2>, f32, Cpu> = dev.sample_normal();
+        let b: Tensor<Rank1<2>, f32, Cpu> = dev.sample_normal();
+        let v: Tensor<(usize, Const<2>), f32, Cpu> = dev.sample_normal_like(&(4, Const::<2>));
+        let run = |fused: bool| {
+            let grads = Gradients::leaky();
+            let y = if fused {
+                linear(x.clone().traced(grads), &stored.clone().permute(), &b)
+            } else {
+                let w: Tensor<Rank2<2, 3>, f32, Cpu> = stored.clone().permute();
+                let y = x
+                    .clone()
+                    .traced(grads)
+                    .matmul(w.retaped::<OwnedTape<f32, Cpu>>().permute());
+                let shape = *y.shape();
+                y + b.retaped::<OwnedTape<f32, Cpu>>().broadcast_like(&shape)
+            };
+            let mut grads = (y * v.clone()).sum().backward();
+            grads.get_or_alloc_mut(&stored).unwrap().to_vec()
+        };
+        let (got, want) = (run(true), run(false));
+        assert!(want.iter().any(|&g| g != 0.0));
+        assert_close(&got, &want, "gradient of the stored weight");
     }
 
     #[test]

@@ -28,6 +28,9 @@ macro_rules! multiversion {
     };
 }
 
+/// For the other kernel files.
+pub(super) use multiversion;
+
 multiversion! {
     /// `y = tanh x` and, unless `dy` is empty, `dy = 1 - y²` (the derivative), element by
     /// element.

@@ -16,6 +16,9 @@ pub use atomic::write_atomically;
 pub use checkpoint::{load_checkpoint, save_checkpoint};
 pub use config::TrainConfig;
 pub use history::{EpochRecord, History};
-pub use params::{read_gradients, read_gradients_into, read_tensors, write_tensors, NamedTensor};
+pub use params::{
+    read_gradients, read_gradients_into, read_tensors, take_gradients_into, write_tensors,
+    NamedTensor,
+};
 pub use state::{RngState, RunSettings, TrainState};
 pub use trainer::Trainer;

@@ -62,8 +62,48 @@ where
     M: TensorCollection<f32, D>,
     D: Device<f32>,
 {
+    gradients_into(model, grads, out, Access::Copy)
+}
+
+/// [`read_gradients_into`] that moves instead of copying where it can: on the CPU device each
+/// gradient buffer is exchanged with the matching buffer of `out` (no copy) and the buffer left
+/// in `grads` is set to zero, ready for the next backward pass (what
+/// [`ZeroGrads::zero_grads`](dfdx::nn::ZeroGrads) would do). Elsewhere it copies and zeroes.
+///
+/// # Errors
+/// The device's error (e.g. out of memory).
+pub fn take_gradients_into<M, D>(
+    model: &M,
+    grads: &mut Gradients<f32, D>,
+    out: &mut Vec<NamedTensor>,
+) -> Result<(), D::Err>
+where
+    M: TensorCollection<f32, D>,
+    D: Device<f32>,
+{
+    gradients_into(model, grads, out, Access::Take)
+}
+
+/// Whether a gradient is copied out of [`Gradients`] or taken (leaving zeros).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Copy,
+    Take,
+}
+
+fn gradients_into<M, D>(
+    model: &M,
+    grads: &mut Gradients<f32, D>,
+    out: &mut Vec<NamedTensor>,
+    access: Access,
+) -> Result<(), D::Err>
+where
+    M: TensorCollection<f32, D>,
+    D: Device<f32>,
+{
     let mut reader = Reader {
         grads: Some(grads),
+        access,
         recycled: std::mem::take(out).into_iter(),
         out: Vec::new(),
     };
@@ -84,6 +124,7 @@ where
 {
     let mut reader = Reader {
         grads,
+        access: Access::Copy,
         recycled: Vec::new().into_iter(),
         out: Vec::new(),
     };
@@ -134,6 +175,7 @@ where
 
 struct Reader<'g, D: Device<f32>> {
     grads: Option<&'g mut Gradients<f32, D>>,
+    access: Access,
     /// Buffers of an earlier read, reused in order.
     recycled: std::vec::IntoIter<NamedTensor>,
     out: Vec<NamedTensor>,
@@ -156,7 +198,7 @@ impl<D: Device<f32>> TensorVisitor<f32, D> for Reader<'_, D> {
             Some(_) if !opts.do_gradient_update => return Ok(None),
             Some(grads) => {
                 let mut values = self.recycled.next().map(|r| r.values).unwrap_or_default();
-                copy_gradient(grads, t, &mut values)?;
+                copy_gradient(grads, t, &mut values, self.access)?;
                 values
             }
         };
@@ -170,12 +212,14 @@ impl<D: Device<f32>> TensorVisitor<f32, D> for Reader<'_, D> {
     }
 }
 
-/// Copies the gradient of `t` (allocated as zeros when absent) into `out`. On the CPU device the
-/// gradient is read in place (one copy); elsewhere through a device tensor.
+/// Copies the gradient of `t` (allocated as zeros when absent) into `out`; taken, the gradient
+/// is left zero. On the CPU device the gradient is read in place (one copy, or an exchange of
+/// buffers when taken); elsewhere through a device tensor.
 fn copy_gradient<S: Shape, D: Device<f32>>(
     grads: &mut Gradients<f32, D>,
     t: &Tensor<S, f32, D>,
     out: &mut Vec<f32>,
+    access: Access,
 ) -> Result<(), D::Err> {
     use std::any::Any;
     let on_cpu = (grads as &mut dyn Any).downcast_mut::<Gradients<f32, Cpu>>();
@@ -184,8 +228,17 @@ fn copy_gradient<S: Shape, D: Device<f32>>(
         (t as &dyn Any).downcast_ref::<Tensor<S, f32, Cpu>>(),
     ) {
         if let Ok(values) = cpu_grads.get_or_alloc_mut(cpu_t) {
-            out.clear();
-            out.extend_from_slice(values);
+            let values: &mut Vec<f32> = values;
+            if access == Access::Take && out.len() == values.len() {
+                std::mem::swap(out, values);
+                values.fill(0.0);
+            } else {
+                out.clear();
+                out.extend_from_slice(values);
+                if access == Access::Take {
+                    values.fill(0.0);
+                }
+            }
             return Ok(());
         }
     }
@@ -193,6 +246,9 @@ fn copy_gradient<S: Shape, D: Device<f32>>(
     let gradient = grads.get(t);
     out.resize(gradient.shape().num_elements(), 0.0);
     gradient.copy_into(out);
+    if access == Access::Take {
+        t.device().try_fill_with_zeros(grads.get_or_alloc_mut(t)?)?;
+    }
     Ok(())
 }
 
@@ -262,5 +318,31 @@ mod tests {
         assert!(err.contains("`other`") && err.contains("`bias`"), "{err}");
         let err = write_tensors(&mut model, &tensors[..1], false).unwrap_err();
         assert!(err.contains("bias"), "{err}");
+    }
+
+    #[test]
+    fn taking_gradients_gives_their_values_and_leaves_zeros() {
+        let dev = Cpu::seed_from_u64(1);
+        let model = dev.build_module::<Linear<3, 2>, f32>();
+        let x: Tensor<Rank2<4, 3>, f32, Cpu> = dev.sample_normal();
+        let backward = || {
+            let y = model.forward(x.clone().traced(model.alloc_grads()));
+            y.square().sum().backward()
+        };
+        let mut grads = backward();
+        let copied = read_gradients(&model, &mut grads).unwrap();
+        assert!(copied.iter().all(|t| t.values.iter().any(|&g| g != 0.0)));
+        // Twice, so that the second take exchanges buffers with the first one's.
+        let mut taken = Vec::new();
+        for _ in 0..2 {
+            let mut grads = backward();
+            take_gradients_into(&model, &mut grads, &mut taken).unwrap();
+            assert_eq!(taken, copied);
+            let left = read_gradients(&model, &mut grads).unwrap();
+            assert!(
+                left.iter().all(|t| t.values.iter().all(|&g| g == 0.0)),
+                "{left:?}"
+            );
+        }
     }
 }

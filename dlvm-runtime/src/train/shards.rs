@@ -10,7 +10,7 @@
 //! The workers are [`Workers`]: one-thread rayon pools, so each worker's matrix products stay on
 //! its core.
 
-use super::params::{read_gradients_into, NamedTensor};
+use super::params::{take_gradients_into, NamedTensor};
 use crate::batch::rows_to_tensor;
 use crate::bound::elbo;
 use crate::data::Dataset;
@@ -108,8 +108,8 @@ impl<D: Device<f32>> Job<'_, D> {
         let loss = elbo(model, x.traced(tape), noise).sum().negate() / n as f32;
         let value = loss.as_vec().first().copied().unwrap_or(f32::NAN);
         let mut g = loss.backward();
-        let read = read_gradients_into(model, &mut g, host).map_err(|e| format!("{e:?}"));
-        model.zero_grads(&mut g);
+        // Taking leaves the gradients zero for the next step.
+        let read = take_gradients_into(model, &mut g, host).map_err(|e| format!("{e:?}"));
         **grads = Some(g);
         read.map(|()| value)
     }

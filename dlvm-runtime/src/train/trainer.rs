@@ -1,7 +1,7 @@
 //! The training loop: minibatch Adam ascent on the ELBO.
 
 use super::adam::{AdamScratch, AdamSettings, AdamState, UpdateError};
-use super::params::{read_gradients_into, read_tensors, write_tensors, NamedTensor};
+use super::params::{read_tensors, take_gradients_into, write_tensors, NamedTensor};
 use super::shards::ShardWorkers;
 use super::state::{RngState, RunSettings, TrainState};
 use super::{save_checkpoint, EpochRecord, History, TrainConfig};
@@ -264,8 +264,8 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
         }
         let mut grads = loss.backward();
         let mut gradients = std::mem::take(&mut self.gradients);
-        let read = read_gradients_into(model, &mut grads, &mut gradients);
-        model.zero_grads(&mut grads);
+        // Taking leaves the gradients zero for the next step.
+        let read = take_gradients_into(model, &mut grads, &mut gradients);
         self.grads = Some(grads);
         read.map_err(|e| device_error(format!("{e:?}")))?;
         let applied = self.apply(model, &gradients, epoch, batch);
