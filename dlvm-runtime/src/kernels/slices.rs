@@ -1,10 +1,10 @@
-//! Slice loops over [`fast_math`](super::fast_math), compiled twice: for the baseline target and
-//! with AVX2 + FMA, picked at run time (`is_x86_feature_detected!`).
+//! Slice loops over [`fast_math`](super::fast_math), compiled three times: for the baseline
+//! target, with AVX2 + FMA and with AVX-512F, picked at run time (`is_x86_feature_detected!`).
 
 use super::fast_math;
 
-/// Declares `pub fn $name(args)` that runs `$body` in an AVX2 + FMA build of the loop when the
-/// CPU has both, else in the baseline build.
+/// Declares `pub fn $name(args)` that runs `$body` in an AVX-512 build of the loop when the CPU
+/// has AVX-512F, else in an AVX2 + FMA build when it has both, else in the baseline build.
 macro_rules! multiversion {
     ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) $body:block) => {
         $(#[$doc])*
@@ -13,15 +13,30 @@ macro_rules! multiversion {
             fn generic($($arg: $ty),*) $body
 
             #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx512f,avx2,fma")]
+            unsafe fn avx512($($arg: $ty),*) {
+                generic($($arg),*)
+            }
+
+            #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx2,fma")]
             unsafe fn avx2($($arg: $ty),*) {
                 generic($($arg),*)
             }
 
             #[cfg(target_arch = "x86_64")]
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                // SAFETY: the CPU supports AVX2 and FMA, checked just above.
-                return unsafe { avx2($($arg),*) };
+            {
+                if is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx2")
+                    && is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the CPU supports AVX-512F, AVX2 and FMA, checked just above.
+                    return unsafe { avx512($($arg),*) };
+                }
+                if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                    // SAFETY: the CPU supports AVX2 and FMA, checked just above.
+                    return unsafe { avx2($($arg),*) };
+                }
             }
             generic($($arg),*)
         }
