@@ -77,7 +77,7 @@ impl<D: Device<f32>> ShardWorkers<D> {
         let results = self.workers.map(jobs, |mut job| job.run(model, data, n));
         let loss = results.into_iter().sum::<Result<f32, String>>()?;
         let (total, rest) = self.host.split_first_mut().ok_or("no shard ran")?;
-        sum_into(total, &rest[..shards.len() - 1]);
+        sum_into(&self.workers, total, &rest[..shards.len() - 1]);
         Ok((loss, total))
     }
 }
@@ -115,13 +115,60 @@ impl<D: Device<f32>> Job<'_, D> {
     }
 }
 
-/// Adds the other shards' gradients into `total`, in shard order (deterministic rounding).
-fn sum_into(total: &mut [NamedTensor], others: &[Vec<NamedTensor>]) {
-    for other in others {
-        for (acc, g) in total.iter_mut().zip(other) {
-            for (a, b) in acc.values.iter_mut().zip(&g.values) {
-                *a += b;
+/// Adds the other shards' gradients into `total`, in shard order (deterministic rounding). Each
+/// tensor is cut into one contiguous part per worker and the parts are summed in parallel
+/// (element-wise, so the result does not depend on the cut).
+fn sum_into(workers: &Workers, total: &mut [NamedTensor], others: &[Vec<NamedTensor>]) {
+    if others.is_empty() {
+        return;
+    }
+    let parts = workers.threads();
+    let mut jobs: Vec<Vec<(&mut [f32], Vec<&[f32]>)>> = (0..parts).map(|_| Vec::new()).collect();
+    for (k, acc) in total.iter_mut().enumerate() {
+        let size = acc.values.len().div_ceil(parts).max(1);
+        let mut addends: Vec<_> = others.iter().map(|o| o[k].values.chunks(size)).collect();
+        for (w, acc_part) in acc.values.chunks_mut(size).enumerate() {
+            let part_addends = addends.iter_mut().filter_map(Iterator::next).collect();
+            jobs[w].push((acc_part, part_addends));
+        }
+    }
+    workers.map(jobs, |job| {
+        for (acc, addends) in job {
+            for addend in addends {
+                for (a, b) in acc.iter_mut().zip(addend) {
+                    *a += b;
+                }
             }
         }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tensor(values: Vec<f32>) -> NamedTensor {
+        NamedTensor {
+            name: "t".into(),
+            shape: vec![values.len()],
+            trainable: true,
+            values,
+        }
+    }
+
+    #[test]
+    fn the_parallel_sum_adds_every_element_of_every_shard() {
+        let workers = Workers::new(2).unwrap();
+        let make = |offset: f32| {
+            vec![
+                tensor((0..7).map(|i| i as f32 + offset).collect()),
+                tensor(vec![offset]),
+            ]
+        };
+        let mut total = make(0.0);
+        sum_into(&workers, &mut total, &[make(10.0), make(100.0)]);
+        let want: Vec<f32> = (0..7).map(|i| 3.0 * i as f32 + 110.0).collect();
+        assert_eq!(total[0].values, want);
+        assert_eq!(total[1].values, vec![110.0]);
     }
 }
