@@ -115,6 +115,9 @@ impl<D: Device<f32>> Job<'_, D> {
     }
 }
 
+/// One part of one tensor: the accumulator and the other shards' values for it.
+type SumPart<'a> = (&'a mut [f32], Vec<&'a [f32]>);
+
 /// Adds the other shards' gradients into `total`, in shard order (deterministic rounding). Each
 /// tensor is cut into one contiguous part per worker and the parts are summed in parallel
 /// (element-wise, so the result does not depend on the cut).
@@ -123,7 +126,7 @@ fn sum_into(workers: &Workers, total: &mut [NamedTensor], others: &[Vec<NamedTen
         return;
     }
     let parts = workers.threads();
-    let mut jobs: Vec<Vec<(&mut [f32], Vec<&[f32]>)>> = (0..parts).map(|_| Vec::new()).collect();
+    let mut jobs: Vec<Vec<SumPart>> = (0..parts).map(|_| Vec::new()).collect();
     for (k, acc) in total.iter_mut().enumerate() {
         let size = acc.values.len().div_ceil(parts).max(1);
         let mut addends: Vec<_> = others.iter().map(|o| o[k].values.chunks(size)).collect();
