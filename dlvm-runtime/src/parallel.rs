@@ -68,21 +68,8 @@ impl Workers {
                 *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
             }
         };
-        let used = self.pools.len().min(count);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = self.pools[1..used.max(1)]
-                .iter()
-                .map(|pool| scope.spawn(|| pool.install(drain)))
-                .collect();
-            if let Some(first) = self.pools.first() {
-                first.install(drain);
-            }
-            for handle in handles {
-                if let Err(panic) = handle.join() {
-                    std::panic::resume_unwind(panic);
-                }
-            }
-        });
+        let used = self.pools.len().min(count).max(1);
+        run_on_pools(&self.pools[..used], &drain);
         results
             .into_iter()
             .map(|r| {
@@ -91,6 +78,23 @@ impl Workers {
                     .expect("every item was processed")
             })
             .collect()
+    }
+}
+
+/// Runs `drain` once on each pool's thread, all at once; the first pool's call runs on the
+/// calling thread (through `install`), the others as tasks of nested in-place scopes, so no
+/// operating-system thread is started per call. Returns when every call has returned.
+///
+/// # Panics
+/// When `drain` panics on any pool (rayon's scopes propagate the panic).
+fn run_on_pools(pools: &[rayon::ThreadPool], drain: &(impl Fn() + Sync)) {
+    match pools {
+        [] => {}
+        [first] => first.install(drain),
+        [rest @ .., last] => last.in_place_scope(|scope| {
+            scope.spawn(|_| drain());
+            run_on_pools(rest, drain);
+        }),
     }
 }
 
