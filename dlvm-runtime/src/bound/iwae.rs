@@ -186,7 +186,7 @@ fn draw_latents(mean: &[f32], log_var: &[f32], d: usize, s: usize, rngs: &mut [i
     Draws { z, log_weight }
 }
 
-/// `log Φ(x_i | f(z))` for `s` latents per point (rows of `x` repeated `s` times).
+/// `log Φ(x_i | f(z))` for `s` latents per point (point `i`'s rows are `i·s..(i+1)·s`).
 fn decoded_log_likelihood<M: Dlvm<D>, D: Device<f32>>(
     model: &M,
     x: &[f32],
@@ -195,26 +195,55 @@ fn decoded_log_likelihood<M: Dlvm<D>, D: Device<f32>>(
 ) -> Vec<f64> {
     let (p, d) = (M::observed_dim(), M::latent_dim());
     let rows = z.len() / d;
-    let mut target = Vec::with_capacity(rows * p);
-    for point in x.chunks(p) {
-        (0..s).for_each(|_| target.extend_from_slice(point));
-    }
     let dev = model.device();
     let z = dev.tensor_from_vec(z.to_vec(), (rows, M::Latent::default()));
     let raw = model.decode(z);
     let per_row = if crate::kernels::is_cpu::<D>() {
         // On the CPU the family reads the host values in place (no device copies).
-        let mut sums = vec![0.0; rows];
         let raw = crate::batch::to_host(raw);
-        model
-            .family()
-            .log_prob_rows_host(&raw, &target, p, &mut sums);
-        sums
+        host_log_likelihood(model.family(), &raw, x, p, s)
     } else {
+        let mut target = Vec::with_capacity(rows * p);
+        for point in x.chunks(p) {
+            (0..s).for_each(|_| target.extend_from_slice(point));
+        }
         let target = to_dynamic(dev.tensor_from_vec(target, (rows, M::Observed::default())));
         model.family().log_prob_rows(raw, target).as_vec()
     };
     per_row.into_iter().map(f64::from).collect()
+}
+
+/// Rows of the repeated target handed to the family at a time: enough to amortise the call,
+/// few enough (`64 · p` values) to stay in cache.
+const TARGET_ROWS: usize = 64;
+
+/// The family's row sums for `s` decoder rows per point of `x`, on host values: each point's
+/// row is repeated `TARGET_ROWS` times once, and its decoder rows go by in blocks of that many.
+fn host_log_likelihood<F: OutputFamily>(
+    family: &F,
+    raw: &[f32],
+    x: &[f32],
+    p: usize,
+    s: usize,
+) -> Vec<f32> {
+    let width = F::raw_width(p);
+    let mut sums = vec![0.0; raw.len() / width.max(1)];
+    let mut target = Vec::with_capacity(TARGET_ROWS.min(s) * p);
+    for (i, point) in x.chunks(p).enumerate() {
+        target.clear();
+        (0..TARGET_ROWS.min(s)).for_each(|_| target.extend_from_slice(point));
+        let (point_raw, point_sums) = (
+            &raw[i * s * width..(i + 1) * s * width],
+            &mut sums[i * s..(i + 1) * s],
+        );
+        for (raw, out) in point_raw
+            .chunks(TARGET_ROWS * width)
+            .zip(point_sums.chunks_mut(TARGET_ROWS))
+        {
+            family.log_prob_rows_host(raw, &target[..out.len() * p], p, out);
+        }
+    }
+    sums
 }
 
 fn progress_bar(show: bool, rows: usize, k: usize) -> ProgressBar {
