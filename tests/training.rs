@@ -266,5 +266,8 @@ fn early_stopping_restores_the_best_epoch() {
         .filter(|&(k, _)| k + 1 != best)
         .map(|(_, v)| (v - best_valid).abs())
         .fold(f64::INFINITY, f64::min);
-    assert!(nearest > 1e-3 * best_valid.abs(), "epochs too close to tell apart: {nearest}");
+    assert!(
+        nearest > 1e-3 * best_valid.abs(),
+        "epochs too close to tell apart: {nearest}"
+    );
 }

@@ -30,11 +30,21 @@ pub(crate) struct Chains<'a, M, D: Device<f32>> {
     scratch: Vec<f32>,
     /// Workers sharing each model call by rows.
     workers: Workers,
-    /// Chain `i`'s own random stream for its draws of `x_miss` (ChaCha12 with the run's seed,
-    /// stream `i + 1`; stream 0 is the run's main generator for `z` and acceptance), so the
-    /// draws do not depend on how rows are shared between workers.
+    /// Chain `i`'s own random stream for its draws of `x_miss` and, in pseudo-Gibbs, of `z`
+    /// (ChaCha12 with the run's seed, stream `i + 1`; stream 0 is the run's main generator for
+    /// Metropolis-within-Gibbs proposals and acceptance), so the draws do not depend on how rows
+    /// are shared between workers.
     row_rngs: Vec<ChaCha12Rng>,
     device: std::marker::PhantomData<D>,
+}
+
+/// Proposed latents for every chain with their decoder outputs and ratio terms (see
+/// [`Chains::propose`]).
+#[derive(Default)]
+pub(crate) struct Proposal {
+    pub z: Vec<f32>,
+    pub raw: Vec<f32>,
+    pub gain: Vec<f64>,
 }
 
 /// The encoder's output on the host: means and log-variances, row-major `(n, d)`.
@@ -51,6 +61,18 @@ impl HostPosterior {
             .zip(&self.log_variance)
             .map(|(&m, &v)| m + (0.5 * v).exp() * rng.sample::<f32, _>(StandardNormal))
             .collect()
+    }
+
+    /// [`sample`](Self::sample) with row `r`'s noise from `rngs[r]`.
+    pub fn sample_rows(&self, rngs: &mut [ChaCha12Rng], d: usize) -> Vec<f32> {
+        let rows = self.mean.chunks(d).zip(self.log_variance.chunks(d));
+        let mut z = Vec::with_capacity(self.mean.len());
+        for ((mean, log_variance), rng) in rows.zip(rngs.iter_mut()) {
+            for (&m, &v) in mean.iter().zip(log_variance) {
+                z.push(m + (0.5 * v).exp() * rng.sample::<f32, _>(StandardNormal));
+            }
+        }
+        z
     }
 
     /// `log q(z | x)` per chain, in f64.
@@ -177,34 +199,6 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
         })
     }
 
-    /// `x_miss ~ Φ(x_miss | η)`: redraws the missing entries, leaves the observed ones; chain
-    /// `i` draws from its own stream, rows shared between the workers.
-    pub fn draw_missing(&mut self, raw: &[f32]) {
-        let (p, width) = (M::observed_dim(), raw_width::<M, D>());
-        let (family, mask) = (self.model.family(), self.mask);
-        let shards = row_shards(self.n, self.workers.threads());
-        let mut jobs = Vec::with_capacity(shards.len());
-        let (mut x, mut rngs) = (&mut self.x[..], &mut self.row_rngs[..]);
-        for &(a, b) in &shards {
-            let (x_part, x_rest) = std::mem::take(&mut x).split_at_mut((b - a) * p);
-            let (rng_part, rng_rest) = std::mem::take(&mut rngs).split_at_mut(b - a);
-            (x, rngs) = (x_rest, rng_rest);
-            jobs.push((a, x_part, rng_part));
-        }
-        self.workers.map(jobs, |(first, x, rngs)| {
-            let mut draw = vec![0.0; p];
-            for (k, (x, rng)) in x.chunks_mut(p).zip(rngs.iter_mut()).enumerate() {
-                let i = first + k;
-                let missing = mask.row_flags(i);
-                if !missing.contains(&true) {
-                    continue;
-                }
-                family.sample_row(&raw[i * width..(i + 1) * width], rng, &mut draw);
-                fill_missing(x, missing, &draw);
-            }
-        });
-    }
-
     /// Ends a run whose last decoder output is `raw`: the last draw, then the family mean at the
     /// last `z` in the missing entries, handed to `recorder` with the run's wall-clock time.
     pub fn finish(
@@ -239,16 +233,102 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
         }
     }
 
-    /// One pseudo-Gibbs step: `z ~ q(z | x)`, then `x_miss ~ Φ(x_miss | f(z))`. Returns `(z, f(z))`.
-    pub fn pseudo_gibbs_step(&mut self, rng: &mut StdRng) -> (Vec<f32>, Vec<f32>) {
-        let z = self.encode().sample(rng);
-        let raw = self.decode(&z);
-        self.draw_missing(&raw);
-        (z, raw)
+    /// One pseudo-Gibbs step for every chain, each worker's row shard in one pass:
+    /// `z ~ q(z | x)` and `x_miss ~ Φ(x_miss | f(z))` from the chain's own stream, then
+    /// `log Φ(x | f(z))` at the new `x` (the recorder's trace). Returns `(f(z), log Φ)`.
+    pub fn pseudo_gibbs_step(&mut self) -> (Vec<f32>, Vec<f64>) {
+        let (model, mask) = (self.model, self.mask);
+        let p = M::observed_dim();
+        let jobs = row_jobs(&self.workers, &mut self.x, &mut self.row_rngs, p);
+        let parts = self.workers.map(jobs, |(first, x, rngs)| {
+            let (p, d) = (M::observed_dim(), M::latent_dim());
+            let rows = x.len() / p;
+            let dev = model.device();
+            let input = dev.tensor_from_vec(x.to_vec(), (rows, M::Observed::default()));
+            let q = model.encode(input);
+            let posterior = HostPosterior {
+                mean: to_host(q.mean),
+                log_variance: to_host(q.log_variance),
+            };
+            let z = posterior.sample_rows(rngs, d);
+            let z = dev.tensor_from_vec(z, (rows, M::Latent::default()));
+            let raw = to_host(model.decode(z));
+            draw_missing_rows(model.family(), mask, first, x, &raw, rngs);
+            let mut sums = vec![0.0; rows];
+            model.family().log_prob_rows_host(&raw, x, p, &mut sums);
+            (raw, sums)
+        });
+        let (raw, sums): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
+        let log_lik = sums.concat().into_iter().map(f64::from).collect();
+        (raw.concat(), log_lik)
+    }
+
+    /// The Metropolis-within-Gibbs proposal for every chain at its current `z` (row-major),
+    /// each worker's row shard in one pass: `z̃ ~ q(z | x)` from the chain's own stream, `f(z̃)`,
+    /// and the terms of `log ρ` other than the current likelihood `log Φ(x | f(z))`.
+    ///
+    /// # Formula
+    /// `gain = log Φ(x | f(z̃)) + log p(z̃) - log q(z̃ | x) + log q(z | x) - log p(z)` (in f64),
+    /// so that `log ρ = gain - log Φ(x | f(z))`.
+    pub fn propose(&mut self, z: &[f32]) -> Proposal {
+        let model = self.model;
+        let (p, d) = (M::observed_dim(), M::latent_dim());
+        let jobs = row_jobs(&self.workers, &mut self.x, &mut self.row_rngs, p);
+        let parts = self.workers.map(jobs, |(first, x, rngs)| {
+            let rows = x.len() / p;
+            let dev = model.device();
+            let input = dev.tensor_from_vec(x.to_vec(), (rows, M::Observed::default()));
+            let q = model.encode(input);
+            let q = HostPosterior {
+                mean: to_host(q.mean),
+                log_variance: to_host(q.log_variance),
+            };
+            let current = &z[first * d..(first + rows) * d];
+            let proposal = q.sample_rows(rngs, d);
+            let input = dev.tensor_from_vec(proposal.clone(), (rows, M::Latent::default()));
+            let raw = to_host(model.decode(input));
+            let mut lik = vec![0.0; rows];
+            model.family().log_prob_rows_host(&raw, x, p, &mut lik);
+            let terms = [
+                log_prior(&proposal, d),
+                q.log_density(&proposal, d),
+                q.log_density(current, d),
+                log_prior(current, d),
+            ];
+            let gain = (0..rows)
+                .map(|r| f64::from(lik[r]) + terms[0][r] - terms[1][r] + terms[2][r] - terms[3][r])
+                .collect::<Vec<_>>();
+            (proposal, raw, gain)
+        });
+        let mut all = Proposal::default();
+        for (z, raw, gain) in parts {
+            all.z.extend(z);
+            all.raw.extend(raw);
+            all.gain.extend(gain);
+        }
+        all
+    }
+
+    /// `x_miss ~ Φ(x_miss | η)` (the missing entries redrawn from each chain's own stream, the
+    /// observed ones left), then [`log_likelihood`](Self::log_likelihood) at the new points,
+    /// each worker's row shard in one pass.
+    pub fn draw_missing_and_score(&mut self, raw: &[f32]) -> Vec<f64> {
+        let (family, mask) = (self.model.family(), self.mask);
+        let (p, width) = (M::observed_dim(), raw_width::<M, D>());
+        let jobs = row_jobs(&self.workers, &mut self.x, &mut self.row_rngs, p);
+        let parts = self.workers.map(jobs, |(first, x, rngs)| {
+            let rows = x.len() / p;
+            let raw = &raw[first * width..(first + rows) * width];
+            draw_missing_rows(family, mask, first, x, raw, rngs);
+            let mut sums = vec![0.0; rows];
+            family.log_prob_rows_host(raw, x, p, &mut sums);
+            sums
+        });
+        parts.concat().into_iter().map(f64::from).collect()
     }
 
     /// Fills the missing entries as `options.init` says.
-    pub fn initialise(&mut self, init: Init, rng: &mut StdRng) {
+    pub fn initialise(&mut self, init: Init) {
         match init {
             Init::Zeros => {}
             Init::FamilyMean => {
@@ -257,10 +337,52 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
             }
             Init::PseudoGibbs(steps) => {
                 for _ in 0..steps {
-                    self.pseudo_gibbs_step(rng);
+                    self.pseudo_gibbs_step();
                 }
             }
         }
+    }
+}
+
+/// The chains split into `workers`' row shards: `(first row, x rows, their streams)` for the
+/// completed rows `x` (`p` values each) and the chains' streams.
+fn row_jobs<'a>(
+    workers: &Workers,
+    mut x: &'a mut [f32],
+    mut rngs: &'a mut [ChaCha12Rng],
+    p: usize,
+) -> Vec<(usize, &'a mut [f32], &'a mut [ChaCha12Rng])> {
+    let shards = row_shards(rngs.len(), workers.threads());
+    let mut jobs = Vec::with_capacity(shards.len());
+    for &(a, b) in &shards {
+        let (x_part, x_rest) = std::mem::take(&mut x).split_at_mut((b - a) * p);
+        let (rng_part, rng_rest) = std::mem::take(&mut rngs).split_at_mut(b - a);
+        (x, rngs) = (x_rest, rng_rest);
+        jobs.push((a, x_part, rng_part));
+    }
+    jobs
+}
+
+/// `x_miss ~ Φ(x_miss | η)` for the chains `first..` whose completed rows are `x`, decoder
+/// rows `raw` and streams `rngs`; rows without a missing entry are skipped.
+fn draw_missing_rows<F: OutputFamily>(
+    family: &F,
+    mask: &Mask,
+    first: usize,
+    x: &mut [f32],
+    raw: &[f32],
+    rngs: &mut [ChaCha12Rng],
+) {
+    let p = mask.row_flags(first).len();
+    let width = F::raw_width(p);
+    let mut draw = vec![0.0; p];
+    for (k, (x, rng)) in x.chunks_mut(p).zip(rngs.iter_mut()).enumerate() {
+        let missing = mask.row_flags(first + k);
+        if !missing.contains(&true) {
+            continue;
+        }
+        family.sample_row(&raw[k * width..(k + 1) * width], rng, &mut draw);
+        fill_missing(x, missing, &draw);
     }
 }
 

@@ -1,6 +1,6 @@
 //! Metropolis-within-Gibbs: exact draws from `p(x_miss | x_obs)` (Mattei & Frellsen 2018, Alg. 1).
 
-use super::chain::{log_prior, progress_bar, raw_width, Chains};
+use super::chain::{progress_bar, raw_width, Chains};
 use super::mask::Mask;
 use super::options::ImputeOptions;
 use super::result::{Imputation, Recorder};
@@ -42,7 +42,7 @@ pub fn metropolis_within_gibbs<M: Dlvm<D>, D: Device<f32>>(
     let start = Instant::now();
     let mut rng = StdRng::seed_from_u64(options.seed);
     let mut chains = Chains::new(model, data, mask, options)?;
-    chains.initialise(options.init, &mut rng);
+    chains.initialise(options.init);
     let (d, width) = (M::latent_dim(), raw_width::<M, D>());
     let mut z = chains.encode().sample(&mut rng);
     let mut raw = chains.decode(&z);
@@ -50,25 +50,18 @@ pub fn metropolis_within_gibbs<M: Dlvm<D>, D: Device<f32>>(
     let mut recorder = Recorder::new(options, retained, chains.n, M::observed_dim());
     let bar = progress_bar("Metropolis-within-Gibbs", options);
     for t in 1..=options.iterations {
-        let q = chains.encode();
-        let proposal = q.sample(&mut rng);
-        let proposal_raw = chains.decode(&proposal);
-        let proposal_lik = chains.log_likelihood(&proposal_raw);
-        let (prior_new, prior_old) = (log_prior(&proposal, d), log_prior(&z, d));
-        let (q_new, q_old) = (q.log_density(&proposal, d), q.log_density(&z, d));
+        let proposal = chains.propose(&z);
         for i in 0..chains.n {
-            let log_rho = (proposal_lik[i] + prior_new[i] + q_old[i])
-                - (log_lik[i] + prior_old[i] + q_new[i]);
+            let log_rho = proposal.gain[i] - log_lik[i];
             // NaN compares false: a proposal with an undefined ratio is rejected.
             if rng.gen::<f64>().ln() < log_rho {
                 recorder.accept(i);
-                z[i * d..(i + 1) * d].copy_from_slice(&proposal[i * d..(i + 1) * d]);
+                z[i * d..(i + 1) * d].copy_from_slice(&proposal.z[i * d..(i + 1) * d]);
                 raw[i * width..(i + 1) * width]
-                    .copy_from_slice(&proposal_raw[i * width..(i + 1) * width]);
+                    .copy_from_slice(&proposal.raw[i * width..(i + 1) * width]);
             }
         }
-        chains.draw_missing(&raw);
-        log_lik = chains.log_likelihood(&raw);
+        log_lik = chains.draw_missing_and_score(&raw);
         recorder.record(t, &chains.x, &log_lik);
         bar.inc(1);
     }

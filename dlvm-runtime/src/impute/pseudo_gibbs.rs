@@ -8,7 +8,6 @@ use crate::data::Dataset;
 use crate::error::Result;
 use crate::model::Dlvm;
 use dfdx::prelude::*;
-use rand::{rngs::StdRng, SeedableRng};
 use std::time::Instant;
 
 /// Imputes the entries of `data` that `mask` marks missing with pseudo-Gibbs sampling, one chain
@@ -36,15 +35,15 @@ pub fn pseudo_gibbs<M: Dlvm<D>, D: Device<f32>>(
 ) -> Result<Imputation> {
     let retained = options.retained()?;
     let start = Instant::now();
-    let mut rng = StdRng::seed_from_u64(options.seed);
     let mut chains = Chains::new(model, data, mask, options)?;
-    chains.initialise(options.init, &mut rng);
+    chains.initialise(options.init);
     let mut recorder = Recorder::new(options, retained, chains.n, M::observed_dim());
     let bar = progress_bar("pseudo-Gibbs", options);
     let mut raw = Vec::new();
     for t in 1..=options.iterations {
-        raw = chains.pseudo_gibbs_step(&mut rng).1;
-        recorder.record(t, &chains.x, &chains.log_likelihood(&raw));
+        let log_lik;
+        (raw, log_lik) = chains.pseudo_gibbs_step();
+        recorder.record(t, &chains.x, &log_lik);
         bar.inc(1);
     }
     bar.finish_and_clear();
