@@ -30,10 +30,10 @@ pub(crate) struct Chains<'a, M, D: Device<f32>> {
     scratch: Vec<f32>,
     /// Workers sharing each model call by rows.
     workers: Workers,
-    /// Chain `i`'s own random stream for its draws of `x_miss` and, in pseudo-Gibbs, of `z`
-    /// (ChaCha12 with the run's seed, stream `i + 1`; stream 0 is the run's main generator for
-    /// Metropolis-within-Gibbs proposals and acceptance), so the draws do not depend on how rows
-    /// are shared between workers.
+    /// Chain `i`'s own random stream for its draws of `z` (pseudo-Gibbs draws,
+    /// Metropolis-within-Gibbs proposals) and of `x_miss` (ChaCha12 with the run's seed, stream
+    /// `i + 1`; stream 0 is the run's main generator, for MWG's first `z` and its acceptance
+    /// draws), so the draws do not depend on how rows are shared between workers.
     row_rngs: Vec<ChaCha12Rng>,
     device: std::marker::PhantomData<D>,
 }
