@@ -160,12 +160,8 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
         let parts = self
             .workers
             .map(row_shards(self.n, self.workers.threads()), |(a, b)| {
-                let input = x[a * p..b * p].to_vec();
-                let x = model
-                    .device()
-                    .tensor_from_vec(input, (b - a, M::Observed::default()));
-                let q = model.encode(x);
-                (to_host(q.mean), to_host(q.log_variance))
+                let q = encode_rows(model, &x[a * p..b * p]);
+                (q.mean, q.log_variance)
             });
         let (mean, log_variance) = parts.into_iter().unzip::<_, _, Vec<_>, Vec<_>>();
         HostPosterior {
@@ -177,12 +173,7 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
     /// The decoder's raw outputs at `z`, row-major `(n, raw_width)`.
     pub fn decode(&self, z: &[f32]) -> Vec<f32> {
         let (model, d) = (self.model, M::latent_dim());
-        self.by_rows(|a, b| {
-            let z = model
-                .device()
-                .tensor_from_vec(z[a * d..b * d].to_vec(), (b - a, M::Latent::default()));
-            to_host(model.decode(z))
-        })
+        self.by_rows(|a, b| decode_rows(model, z[a * d..b * d].to_vec()))
     }
 
     /// `log Φ(x | η)` per chain over all coordinates (observed and current imputation), summed
@@ -241,18 +232,9 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
         let p = M::observed_dim();
         let jobs = row_jobs(&self.workers, &mut self.x, &mut self.row_rngs, p);
         let parts = self.workers.map(jobs, |(first, x, rngs)| {
-            let (p, d) = (M::observed_dim(), M::latent_dim());
             let rows = x.len() / p;
-            let dev = model.device();
-            let input = dev.tensor_from_vec(x.to_vec(), (rows, M::Observed::default()));
-            let q = model.encode(input);
-            let posterior = HostPosterior {
-                mean: to_host(q.mean),
-                log_variance: to_host(q.log_variance),
-            };
-            let z = posterior.sample_rows(rngs, d);
-            let z = dev.tensor_from_vec(z, (rows, M::Latent::default()));
-            let raw = to_host(model.decode(z));
+            let z = encode_rows(model, x).sample_rows(rngs, M::latent_dim());
+            let raw = decode_rows(model, z);
             draw_missing_rows(model.family(), mask, first, x, &raw, rngs);
             let mut sums = vec![0.0; rows];
             model.family().log_prob_rows_host(&raw, x, p, &mut sums);
@@ -276,17 +258,10 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
         let jobs = row_jobs(&self.workers, &mut self.x, &mut self.row_rngs, p);
         let parts = self.workers.map(jobs, |(first, x, rngs)| {
             let rows = x.len() / p;
-            let dev = model.device();
-            let input = dev.tensor_from_vec(x.to_vec(), (rows, M::Observed::default()));
-            let q = model.encode(input);
-            let q = HostPosterior {
-                mean: to_host(q.mean),
-                log_variance: to_host(q.log_variance),
-            };
+            let q = encode_rows(model, x);
             let current = &z[first * d..(first + rows) * d];
             let proposal = q.sample_rows(rngs, d);
-            let input = dev.tensor_from_vec(proposal.clone(), (rows, M::Latent::default()));
-            let raw = to_host(model.decode(input));
+            let raw = decode_rows(model, proposal.clone());
             let mut lik = vec![0.0; rows];
             model.family().log_prob_rows_host(&raw, x, p, &mut lik);
             let terms = [
@@ -342,6 +317,28 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
             }
         }
     }
+}
+
+/// The encoder at the completed rows `x` (`p` values each), on the host.
+fn encode_rows<M: Dlvm<D>, D: Device<f32>>(model: &M, x: &[f32]) -> HostPosterior {
+    let rows = x.len() / M::observed_dim();
+    let input = model
+        .device()
+        .tensor_from_vec(x.to_vec(), (rows, M::Observed::default()));
+    let q = model.encode(input);
+    HostPosterior {
+        mean: to_host(q.mean),
+        log_variance: to_host(q.log_variance),
+    }
+}
+
+/// The decoder's raw outputs at the latent rows `z` (`d` values each), on the host.
+fn decode_rows<M: Dlvm<D>, D: Device<f32>>(model: &M, z: Vec<f32>) -> Vec<f32> {
+    let rows = z.len() / M::latent_dim();
+    let input = model
+        .device()
+        .tensor_from_vec(z, (rows, M::Latent::default()));
+    to_host(model.decode(input))
 }
 
 /// The chains split into `workers`' row shards: `(first row, x rows, their streams)` for the
