@@ -43,11 +43,10 @@ impl<S: Shape, D: Device<f32>, T: Tape<f32, D>> Module<Tensor<S, f32, D, T>> for
 
 /// A dense layer `y = x Wᵀ + b` (`W`: `O × I`, `b`: `O`), the same parameters, names (`weight`,
 /// `bias`) and initialisation (uniform on `±1/√I`) as dfdx's `Linear`, so checkpoints are
-/// interchangeable. Without a tape on the CPU (evaluation, IWAE, the samplers) its forward pass
-/// is one fused product ([`kernels::linear`](crate::kernels::linear)); with a tape, or on another
-/// device, it is dfdx's matmul and broadcast add. On the CPU with a tape, its backward pass
-/// accumulates the three gradients in place (`kernels::linear`); with `INPUT_GRADIENT = false`
-/// ([`DataLinear`]) it computes none for its input.
+/// interchangeable. On the CPU its forward pass is one product into bias-filled rows
+/// ([`kernels::linear`](crate::kernels::linear)), and with a tape its backward pass accumulates
+/// the three gradients in place; with `INPUT_GRADIENT = false` ([`DataLinear`]) it computes none
+/// for its input. On another device it is dfdx's matmul and broadcast add.
 #[derive(Debug, Clone)]
 pub struct Linear<
     const I: usize,

@@ -235,7 +235,7 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
             let rows = x.len() / p;
             let z = encode_rows(model, x).sample_rows(rngs, M::latent_dim());
             let raw = decode_rows(model, z);
-            draw_missing_rows(model.family(), mask, first, x, &raw, rngs);
+            draw_missing_rows(model.family(), mask, first, x, &raw, rngs, p);
             let mut sums = vec![0.0; rows];
             model.family().log_prob_rows_host(&raw, x, p, &mut sums);
             (raw, sums)
@@ -294,7 +294,7 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
         let parts = self.workers.map(jobs, |(first, x, rngs)| {
             let rows = x.len() / p;
             let raw = &raw[first * width..(first + rows) * width];
-            draw_missing_rows(family, mask, first, x, raw, rngs);
+            draw_missing_rows(family, mask, first, x, raw, rngs, p);
             let mut sums = vec![0.0; rows];
             family.log_prob_rows_host(raw, x, p, &mut sums);
             sums
@@ -360,8 +360,8 @@ fn row_jobs<'a>(
     jobs
 }
 
-/// `x_miss ~ Φ(x_miss | η)` for the chains `first..` whose completed rows are `x`, decoder
-/// rows `raw` and streams `rngs`; rows without a missing entry are skipped.
+/// `x_miss ~ Φ(x_miss | η)` for the chains `first..` whose completed rows are `x` (`p` values
+/// each), decoder rows `raw` and streams `rngs`; rows without a missing entry are skipped.
 fn draw_missing_rows<F: OutputFamily>(
     family: &F,
     mask: &Mask,
@@ -369,8 +369,8 @@ fn draw_missing_rows<F: OutputFamily>(
     x: &mut [f32],
     raw: &[f32],
     rngs: &mut [ChaCha12Rng],
+    p: usize,
 ) {
-    let p = mask.row_flags(first).len();
     let width = F::raw_width(p);
     let mut draw = vec![0.0; p];
     for (k, (x, rng)) in x.chunks_mut(p).zip(rngs.iter_mut()).enumerate() {

@@ -18,22 +18,30 @@ pub(super) fn forward<const I: usize, const O: usize>(
     bias: &Tensor<Rank1<O>, f32, Cpu>,
 ) -> Tensor<(usize, Const<O>), f32, Cpu> {
     let n = x.shape().0;
-    let mut out = bias_rows(&crate::batch::to_host(bias.clone()), n);
-    with_values(x, Some(weight), |xs, ws| {
-        layer_product_into(&mut out, xs, ws, n, I, O)
+    let b = crate::batch::to_host(bias.clone());
+    let out = with_values(x, Some(weight), |xs, ws| {
+        forward_values(xs, ws, &b, n, I, O)
     });
     x.device().tensor_from_vec(out, (n, Const::<O>))
 }
 
-/// `out (n × o) += xs · wsᵀ`, skipping the zeros of a sparse `xs` (see `sparse.rs`).
-pub(super) fn layer_product_into(
-    out: &mut [f32],
+/// `y = xs · wsᵀ + b` on host values: `n` rows pre-filled with the bias, then the product
+/// ([`layer_product_into`]).
+pub(super) fn forward_values(
     xs: &[f32],
     ws: &[f32],
+    bias: &[f32],
     n: usize,
     i: usize,
     o: usize,
-) {
+) -> Vec<f32> {
+    let mut out = bias_rows(bias, n);
+    layer_product_into(&mut out, xs, ws, n, i, o);
+    out
+}
+
+/// `out (n × o) += xs · wsᵀ`, skipping the zeros of a sparse `xs` (see `sparse.rs`).
+fn layer_product_into(out: &mut [f32], xs: &[f32], ws: &[f32], n: usize, i: usize, o: usize) {
     match SparseRows::of_sparse(xs, i) {
         Some(rows) => rows.product_into(out, ws, o),
         None => product_into(out, xs, ws, n, i, o),
@@ -41,7 +49,7 @@ pub(super) fn layer_product_into(
 }
 
 /// The rows of `y = x Wᵀ + b` before the product: `n` copies of `b`.
-pub(super) fn bias_rows(bias: &[f32], n: usize) -> Vec<f32> {
+fn bias_rows(bias: &[f32], n: usize) -> Vec<f32> {
     let mut out = Vec::with_capacity(n * bias.len());
     for _ in 0..n {
         out.extend_from_slice(bias);

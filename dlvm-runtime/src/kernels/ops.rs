@@ -125,13 +125,11 @@ fn taped_dense<const I: usize, const O: usize, D: Device<f32>, T: Tape<f32, D>>(
     mut tape: T,
 ) -> Tensor<(usize, Const<O>), f32, D, T> {
     use super::linear::{
-        bias_gradient_into, bias_rows, input_gradient_into, layer_product_into,
-        weight_gradient_into,
+        bias_gradient_into, forward_values, input_gradient_into, weight_gradient_into,
     };
     let n = x.shape().0;
     let (xs, ws) = (to_host(x.clone()), to_host(w.clone()));
-    let mut out = bias_rows(&to_host(b.clone()), n);
-    layer_product_into(&mut out, &xs, &ws, n, I, O);
+    let out = forward_values(&xs, &ws, &to_host(b.clone()), n, I, O);
     let y = x.device().tensor_from_vec(out, (n, Const::<O>));
     let ghosts = (x.ghost(), w.ghost(), b.ghost(), y.ghost());
     let ws = (input_gradient == InputGradient::Computed).then_some(ws);

@@ -229,13 +229,14 @@ fn copy_gradient<S: Shape, D: Device<f32>>(
     ) {
         if let Ok(values) = cpu_grads.get_or_alloc_mut(cpu_t) {
             let values: &mut Vec<f32> = values;
-            if access == Access::Take && out.len() == values.len() {
-                std::mem::swap(out, values);
-                values.fill(0.0);
-            } else {
-                out.clear();
-                out.extend_from_slice(values);
-                if access == Access::Take {
+            match access {
+                Access::Copy => {
+                    out.clear();
+                    out.extend_from_slice(values);
+                }
+                Access::Take => {
+                    out.resize(values.len(), 0.0);
+                    std::mem::swap(out, values);
                     values.fill(0.0);
                 }
             }
