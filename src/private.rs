@@ -4,6 +4,7 @@ pub use dfdx::nn::modules::{ReLU, Sigmoid};
 pub use dfdx::nn::{BuildModule, Module, ModuleVisitor, TensorCollection};
 pub use dfdx::prelude::{Const, Cpu, Device, Dtype, Tape, Tensor, WithEmptyTape};
 pub use dfdx::tensor::Storage;
+pub use dlvm_runtime::architecture::{Activation as LayerActivation, Architecture, Mlp};
 pub use dlvm_runtime::batch::to_dynamic;
 pub use dlvm_runtime::bound::model_family_bound;
 pub use dlvm_runtime::bound::{elbo, evaluate_elbo, Estimate};

@@ -6,7 +6,8 @@
 //! - [`family`]: output families Φ(x | η) (the [`OutputFamily`](family::OutputFamily) trait,
 //!   [`Bernoulli`](family::Bernoulli), [`Gaussian`](family::Gaussian)).
 //! - [`latent`]: the N(0, I) prior and the diagonal-Gaussian posterior (reparameterisation, KL).
-//! - [`model`]: the [`Dlvm`](model::Dlvm) trait the macro implements.
+//! - [`model`]: the [`Dlvm`](model::Dlvm) trait the macro implements, and [`architecture`]: the
+//!   layer widths and activations it describes its networks with.
 //! - [`bound`]: the ELBO and its estimate over a data set.
 //! - [`train`]: Adam training with validation, early stopping, history and checkpoints.
 //! - [`data`]: `.npy`/`.npy.gz` reading and data sets checked against a model.
@@ -14,6 +15,7 @@
 //! - [`chart`]: PNG line and scatter charts.
 //! - [`impute`]: missing-data imputation (pseudo-Gibbs, Metropolis-within-Gibbs), masks, metrics.
 
+pub mod architecture;
 pub mod batch;
 pub mod bound;
 pub mod chart;

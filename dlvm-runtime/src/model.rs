@@ -1,5 +1,6 @@
 //! The contract between the `dlvm!` macro and the runtime.
 
+use crate::architecture::Architecture;
 use crate::family::OutputFamily;
 use crate::latent::Posterior;
 use dfdx::prelude::*;
@@ -41,6 +42,15 @@ pub trait Dlvm<D: Device<f32>>: TensorCollection<f32, D> + Clone + Sync {
         &self,
         z: Tensor<(usize, Self::Latent), f32, D, T>,
     ) -> Tensor<(usize, usize), f32, D, T>;
+
+    /// The networks' layer widths and activations, when the model is made of the dense layers
+    /// and activations [`Architecture`] describes (every `dlvm!` model is). The CPU trainer then
+    /// computes the ELBO's gradient in one fused pass over host buffers; `None` (the default)
+    /// trains through dfdx's tape, which works for any [`encode`](Self::encode) and
+    /// [`decode`](Self::decode).
+    fn architecture() -> Option<Architecture> {
+        None
+    }
 
     /// `p`, the number of observed coordinates.
     fn observed_dim() -> usize {

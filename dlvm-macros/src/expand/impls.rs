@@ -1,6 +1,6 @@
 //! Trait implementations and the typed API of a model.
 
-use super::networks::{dim, family_type};
+use super::networks::{architecture_value, dim, family_type};
 use crate::valid::CheckedModel;
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -95,6 +95,7 @@ pub fn dlvm_trait(m: &CheckedModel) -> TokenStream {
     let name = &m.name;
     let (latent, observed) = (dim(&m.latent.dim), dim(&m.observed.dim));
     let family = family_type(m);
+    let architecture = architecture_value(m);
     let p = quote!(::dlvm::__private);
     quote! {
         #[automatically_derived]
@@ -110,6 +111,10 @@ pub fn dlvm_trait(m: &CheckedModel) -> TokenStream {
 
             fn family(&self) -> &#family {
                 &self.family
+            }
+
+            fn architecture() -> ::core::option::Option<#p::Architecture> {
+                ::core::option::Option::Some(#architecture)
             }
 
             fn encode<T: #p::Tape<f32, D>>(

@@ -38,6 +38,32 @@ fn activation(act: Option<Activation>) -> TokenStream {
     }
 }
 
+/// The runtime's name for an activation, as data (`LayerActivation::Tanh`, ...).
+fn activation_value(act: Option<Activation>) -> TokenStream {
+    let p = quote!(::dlvm::__private::LayerActivation);
+    match act {
+        Some(Activation::Tanh(_)) | None => quote!(#p::Tanh),
+        Some(Activation::Relu(_)) => quote!(#p::Relu),
+        Some(Activation::Sigmoid(_)) => quote!(#p::Sigmoid),
+        Some(Activation::Softplus(_)) => quote!(#p::Softplus),
+    }
+}
+
+/// `Mlp { hidden: vec![...], activation }`: a network's description as data.
+fn mlp_value(net: &Network) -> TokenStream {
+    let p = quote!(::dlvm::__private);
+    let hidden = net.hidden.iter().map(dim);
+    let act = activation_value(net.activation);
+    quote!(#p::Mlp { hidden: ::std::vec![#(#hidden),*], activation: #act })
+}
+
+/// The body of `Dlvm::architecture`: the widths and activations of the networks
+/// [`struct_definition`] declares (the same hidden widths, the same default activation).
+pub fn architecture_value(m: &CheckedModel) -> TokenStream {
+    let (encoder, decoder) = (mlp_value(&m.encoder), mlp_value(&m.decoder));
+    quote!(::dlvm::__private::Architecture { encoder: #encoder, decoder: #decoder })
+}
+
 fn linear(input: &TokenStream, output: &TokenStream) -> TokenStream {
     quote!(::dlvm::__private::Linear<#input, #output, E, D>)
 }

@@ -46,6 +46,18 @@ impl OutputFamily for Bernoulli {
         crate::kernels::bernoulli_rows_host(raw, x, p, out);
     }
 
+    /// The same pass, also writing the gradient `x - σ(η)`.
+    fn log_prob_rows_with_gradient_host(
+        &self,
+        raw: &[f32],
+        x: &[f32],
+        p: usize,
+        out: &mut [f32],
+        grad: &mut [f32],
+    ) {
+        crate::kernels::bernoulli_rows_with_gradient_host(raw, x, p, out, grad);
+    }
+
     /// `x_j = 1` when `u_j < σ(η_j)`, `u_j` uniform on `[0, 1)` with 24 random bits (as
     /// `rand`'s `f32` uniform), the words drawn 64 at a time.
     fn sample_row(&self, raw: &[f32], rng: &mut dyn RngCore, out: &mut [f32]) {

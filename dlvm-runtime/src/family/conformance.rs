@@ -521,6 +521,22 @@ fn check_row_sums<F: OutputFamily, D: Device<f32>>(
             return Err((0, "host row sums", d));
         }
     }
+    let mut host_gradient = vec![f32::NAN; want_gradient.len()];
+    let raw_rows = raw.repeat(rows);
+    family.log_prob_rows_with_gradient_host(&raw_rows, &xs, p, &mut host, &mut host_gradient);
+    for (i, (a, b)) in host.iter().zip(&want_values).enumerate() {
+        if !close(*a, *b) {
+            let d =
+                format!("row {i}: log_prob_rows_with_gradient_host {a}, row sum of log_prob {b}");
+            return Err((0, "host row gradient", d));
+        }
+    }
+    for (k, (a, b)) in host_gradient.iter().zip(&want_gradient).enumerate() {
+        if !close(*a, *b) {
+            let d = format!("raw output {k}: host gradient {a}, gradient of log_prob {b}");
+            return Err((k % p.max(1), "host row gradient", d));
+        }
+    }
     Ok(())
 }
 

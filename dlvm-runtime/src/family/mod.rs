@@ -114,6 +114,32 @@ pub trait OutputFamily: Clone + std::fmt::Debug + Send + Sync + 'static {
         self.log_prob_rows(raw, x).copy_into(out);
     }
 
+    /// [`log_prob_rows_host`](Self::log_prob_rows_host) with its gradient in `raw`: `out[r] =
+    /// log Φ(x_r | η_r)` and `grad[r·w + k] = ∂ log Φ(x_r | η_r) / ∂η_rk` (`w = raw_width(p)`,
+    /// row-major like `raw`). What the fused CPU training pass uses. The default differentiates
+    /// [`log_prob_rows`](Self::log_prob_rows) on a CPU device with dfdx's tape; a family may
+    /// compute both in place (Bernoulli does: `x - σ(η)`).
+    ///
+    /// # Formula
+    /// `grad_rk = ∂/∂η_rk Σ_j log Φ_j(x_rj | η_r)`
+    fn log_prob_rows_with_gradient_host(
+        &self,
+        raw: &[f32],
+        x: &[f32],
+        p: usize,
+        out: &mut [f32],
+        grad: &mut [f32],
+    ) {
+        let rows = out.len();
+        let dev = Cpu::default();
+        let raw = dev.tensor_from_vec(raw.to_vec(), (rows, Self::raw_width(p)));
+        let x = dev.tensor_from_vec(x.to_vec(), (rows, p));
+        let sums = self.log_prob_rows(raw.leaky_trace(), x);
+        sums.retaped::<NoneTape>().copy_into(out);
+        let gradients = sums.sum().backward();
+        gradients.get(&raw).copy_into(grad);
+    }
+
     /// Draws `x ~ Φ(· | η)` for one point: `raw.len() == raw_width(out.len())`.
     fn sample_row(&self, raw: &[f32], rng: &mut dyn RngCore, out: &mut [f32]);
 

@@ -35,9 +35,26 @@ pub(super) fn forward_values(
     i: usize,
     o: usize,
 ) -> Vec<f32> {
-    let mut out = bias_rows(bias, n);
-    layer_product_into(&mut out, xs, ws, n, i, o);
+    let mut out = Vec::with_capacity(n * o);
+    forward_into(&mut out, xs, ws, bias, n, i);
     out
+}
+
+/// [`forward_values`] into `out` (its allocation reused): `out` becomes the `n × o` rows of
+/// `xs · wsᵀ + bias`, `o = bias.len()`.
+pub(crate) fn forward_into(
+    out: &mut Vec<f32>,
+    xs: &[f32],
+    ws: &[f32],
+    bias: &[f32],
+    n: usize,
+    i: usize,
+) {
+    out.clear();
+    for _ in 0..n {
+        out.extend_from_slice(bias);
+    }
+    layer_product_into(out, xs, ws, n, i, bias.len());
 }
 
 /// `out (n × o) += xs · wsᵀ`, skipping the zeros of a sparse `xs` (see `sparse.rs`).
@@ -46,15 +63,6 @@ fn layer_product_into(out: &mut [f32], xs: &[f32], ws: &[f32], n: usize, i: usiz
         Some(rows) => rows.product_into(out, ws, o),
         None => product_into(out, xs, ws, n, i, o),
     }
-}
-
-/// The rows of `y = x Wᵀ + b` before the product: `n` copies of `b`.
-fn bias_rows(bias: &[f32], n: usize) -> Vec<f32> {
-    let mut out = Vec::with_capacity(n * bias.len());
-    for _ in 0..n {
-        out.extend_from_slice(bias);
-    }
-    out
 }
 
 /// `out (n × o, row-major) += xs (n × i, row-major) · wsᵀ (ws: o × i, row-major)`.
@@ -67,48 +75,64 @@ pub(super) fn product_into(out: &mut [f32], xs: &[f32], ws: &[f32], n: usize, i:
     accumulate_product(dst, lhs, rhs, n, o, i);
 }
 
-/// The weight gradient of `y = x Wᵀ + b`: `gw (o × i) += gyᵀ · xs`.
+/// Whether a product adds to its destination or replaces it (no zero-fill and no read of the
+/// old values needed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Destination {
+    Add,
+    Overwrite,
+}
+
+/// The weight gradient of `y = x Wᵀ + b`: `gw (o × i) += gyᵀ · xs` (or `=` with
+/// [`Destination::Overwrite`]).
 ///
 /// # Formula
 /// `∂L/∂W_jk += Σ_r (∂L/∂y_rj) x_rk`
-pub(super) fn weight_gradient_into(
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn weight_gradient_into(
     gw: &mut [f32],
     gy: &[f32],
     xs: &[f32],
     n: usize,
     i: usize,
     o: usize,
+    destination: Destination,
 ) {
     assert!(gw.len() == o * i && gy.len() == n * o && xs.len() == n * i);
     // dst (j, k) at j·i + k; lhs (j, r) = gy at r·o + j; rhs (r, k) = xs at r·i + k.
-    let dst = Strided::row_major(gw, i);
+    let dst = Strided::row_major(gw, i).to(destination);
     let lhs = Operand::new(gy, o, 1);
     let rhs = Operand::new(xs, 1, i);
     accumulate_product(dst, lhs, rhs, o, i, n);
 }
 
-/// The input gradient of `y = x Wᵀ + b`: `gx (n × i) += gy · ws`.
+/// The input gradient of `y = x Wᵀ + b`: `gx (n × i) += gy · ws` (or `=`).
 ///
 /// # Formula
 /// `∂L/∂x_rk += Σ_j (∂L/∂y_rj) W_jk`
-pub(super) fn input_gradient_into(
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn input_gradient_into(
     gx: &mut [f32],
     gy: &[f32],
     ws: &[f32],
     n: usize,
     i: usize,
     o: usize,
+    destination: Destination,
 ) {
     assert!(gx.len() == n * i && gy.len() == n * o && ws.len() == o * i);
     // dst (r, k) at r·i + k; lhs (r, j) = gy at r·o + j; rhs (j, k) = W at j·i + k.
-    let dst = Strided::row_major(gx, i);
+    let dst = Strided::row_major(gx, i).to(destination);
     let lhs = Operand::new(gy, 1, o);
     let rhs = Operand::new(ws, 1, i);
     accumulate_product(dst, lhs, rhs, n, i, o);
 }
 
-/// The bias gradient of `y = x Wᵀ + b`: `gb (o) += Σ_r gy[r, ·]`.
-pub(super) fn bias_gradient_into(gb: &mut [f32], gy: &[f32]) {
+/// The bias gradient of `y = x Wᵀ + b`: `gb (o) += Σ_r gy[r, ·]` (or `=`).
+pub(crate) fn bias_gradient_into(gb: &mut [f32], gy: &[f32], destination: Destination) {
+    if destination == Destination::Overwrite {
+        gb.fill(0.0);
+    }
     for row in gy.chunks_exact(gb.len()) {
         for (g, &v) in gb.iter_mut().zip(row) {
             *g += v;
@@ -120,13 +144,23 @@ pub(super) fn bias_gradient_into(gb: &mut [f32], gy: &[f32]) {
 struct Strided<'a> {
     values: &'a mut [f32],
     row_stride: usize,
+    destination: Destination,
 }
 
 impl<'a> Strided<'a> {
+    /// Added to.
     fn row_major(values: &'a mut [f32], cols: usize) -> Self {
         Self {
             values,
             row_stride: cols,
+            destination: Destination::Add,
+        }
+    }
+
+    fn to(self, destination: Destination) -> Self {
+        Self {
+            destination,
+            ..self
         }
     }
 }
@@ -176,7 +210,14 @@ fn accumulate_product(dst: Strided, lhs: Operand, rhs: Operand, m: usize, n: usi
         rhs.values.len() >= rhs.extent(k, n),
         "right operand too short"
     );
+    let keep = dst.destination == Destination::Add;
     if k == 0 {
+        if !keep {
+            for row in dst.values[..dst_extent].chunks_mut(dst.row_stride) {
+                let width = n.min(row.len());
+                row[..width].fill(0.0);
+            }
+        }
         return;
     }
     let threads = rayon::current_num_threads();
@@ -196,7 +237,7 @@ fn accumulate_product(dst: Strided, lhs: Operand, rhs: Operand, m: usize, n: usi
             dst.values.as_mut_ptr(),
             1,
             dst.row_stride as isize,
-            true,
+            keep,
             lhs.values.as_ptr(),
             lhs.col_stride as isize,
             lhs.row_stride as isize,
@@ -246,7 +287,7 @@ mod tests {
         let (n, i, o) = (6, 5, 4);
         let (xs, ws, gy) = operands(n, i, o);
         let mut gw: Vec<f32> = vec![1.0; o * i];
-        weight_gradient_into(&mut gw, &gy, &xs, n, i, o);
+        weight_gradient_into(&mut gw, &gy, &xs, n, i, o, Destination::Add);
         for j in 0..o {
             for k in 0..i {
                 let want = 1.0 + (0..n).map(|r| gy[r * o + j] * xs[r * i + k]).sum::<f32>();
@@ -254,7 +295,7 @@ mod tests {
             }
         }
         let mut gx: Vec<f32> = vec![-2.0; n * i];
-        input_gradient_into(&mut gx, &gy, &ws, n, i, o);
+        input_gradient_into(&mut gx, &gy, &ws, n, i, o, Destination::Add);
         for r in 0..n {
             for k in 0..i {
                 let want = -2.0 + (0..o).map(|j| gy[r * o + j] * ws[j * i + k]).sum::<f32>();
@@ -262,7 +303,7 @@ mod tests {
             }
         }
         let mut gb = vec![0.5; o];
-        bias_gradient_into(&mut gb, &gy);
+        bias_gradient_into(&mut gb, &gy, Destination::Add);
         for j in 0..o {
             let want = 0.5 + (0..n).map(|r| gy[r * o + j]).sum::<f32>();
             assert!((gb[j] - want).abs() < 1e-5, "b {j}");
@@ -270,10 +311,32 @@ mod tests {
     }
 
     #[test]
+    fn overwriting_gradients_ignore_the_old_values() {
+        let (n, i, o) = (6, 5, 4);
+        let (xs, ws, gy) = operands(n, i, o);
+        let (mut added, mut written) = (vec![0.0; o * i], vec![f32::NAN; o * i]);
+        weight_gradient_into(&mut added, &gy, &xs, n, i, o, Destination::Add);
+        weight_gradient_into(&mut written, &gy, &xs, n, i, o, Destination::Overwrite);
+        assert_eq!(added, written);
+        let (mut added, mut written) = (vec![0.0; n * i], vec![f32::NAN; n * i]);
+        input_gradient_into(&mut added, &gy, &ws, n, i, o, Destination::Add);
+        input_gradient_into(&mut written, &gy, &ws, n, i, o, Destination::Overwrite);
+        assert_eq!(added, written);
+        let (mut added, mut written) = (vec![0.0; o], vec![f32::NAN; o]);
+        bias_gradient_into(&mut added, &gy, Destination::Add);
+        bias_gradient_into(&mut written, &gy, Destination::Overwrite);
+        assert_eq!(added, written);
+        // No rows: an overwritten gradient is zero.
+        let mut empty = vec![f32::NAN; o * i];
+        weight_gradient_into(&mut empty, &[], &[], 0, i, o, Destination::Overwrite);
+        assert_eq!(empty, vec![0.0; o * i]);
+    }
+
+    #[test]
     fn empty_batches_change_nothing() {
         let (_, ws, _) = operands(0, 3, 2);
         let mut gw = vec![7.0; 6];
-        weight_gradient_into(&mut gw, &[], &[], 0, 3, 2);
+        weight_gradient_into(&mut gw, &[], &[], 0, 3, 2, Destination::Add);
         assert_eq!(gw, vec![7.0; 6]);
         let mut out: Vec<f32> = Vec::new();
         product_into(&mut out, &[], &ws, 0, 3, 2);

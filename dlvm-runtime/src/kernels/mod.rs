@@ -3,6 +3,7 @@
 //! operations (`ops`), and the dense layer (`linear`, with products that skip the zeros of
 //! sparse inputs, `sparse`). Other devices use dfdx's own operations.
 
+mod activations;
 pub mod fast_math;
 mod host;
 mod linear;
@@ -10,8 +11,13 @@ mod ops;
 mod slices;
 mod sparse;
 
+pub(crate) use activations::activate;
+pub(crate) use linear::{
+    bias_gradient_into, forward_into, input_gradient_into, weight_gradient_into, Destination,
+};
 pub(crate) use ops::is_cpu;
 pub use ops::{
-    bernoulli_log_prob, bernoulli_log_prob_rows, bernoulli_rows_host, data_linear, linear, tanh,
+    bernoulli_log_prob, bernoulli_log_prob_rows, bernoulli_rows_host,
+    bernoulli_rows_with_gradient_host, data_linear, linear, tanh,
 };
 pub use slices::sigmoid;

@@ -126,6 +126,7 @@ fn taped_dense<const I: usize, const O: usize, D: Device<f32>, T: Tape<f32, D>>(
 ) -> Tensor<(usize, Const<O>), f32, D, T> {
     use super::linear::{
         bias_gradient_into, forward_values, input_gradient_into, weight_gradient_into,
+        Destination::Add,
     };
     let n = x.shape().0;
     let (xs, ws) = (to_host(x.clone()), to_host(w.clone()));
@@ -141,11 +142,11 @@ fn taped_dense<const I: usize, const O: usize, D: Device<f32>, T: Tape<f32, D>>(
         let (x_ghost, w_ghost, b_ghost, y_ghost) = &ghosts;
         let gy = grads.get_or_alloc_mut(y_ghost).map_err(same)?.to_vec();
         let gw = grads.get_or_alloc_mut(w_ghost).map_err(same)?;
-        weight_gradient_into(gw, &gy, &xs, n, I, O);
-        bias_gradient_into(grads.get_or_alloc_mut(b_ghost).map_err(same)?, &gy);
+        weight_gradient_into(gw, &gy, &xs, n, I, O, Add);
+        bias_gradient_into(grads.get_or_alloc_mut(b_ghost).map_err(same)?, &gy, Add);
         if let Some(ws) = &ws {
             let gx = grads.get_or_alloc_mut(x_ghost).map_err(same)?;
-            input_gradient_into(gx, &gy, ws, n, I, O);
+            input_gradient_into(gx, &gy, ws, n, I, O, Add);
         }
         Ok(())
     });
@@ -239,6 +240,26 @@ pub fn bernoulli_rows_host(eta: &[f32], x: &[f32], width: usize, out: &mut [f32]
     );
     let mut row = vec![0.0; width];
     slices::bernoulli_rows(eta, x, width, out, &mut [], &mut row);
+}
+
+/// [`bernoulli_rows_host`] with the gradient: also `grad[r·width + j] = x_rj - σ(η_rj)`.
+///
+/// # Panics
+/// When the lengths do not fit `out.len() × width` (a bug in the caller).
+pub fn bernoulli_rows_with_gradient_host(
+    eta: &[f32],
+    x: &[f32],
+    width: usize,
+    out: &mut [f32],
+    grad: &mut [f32],
+) {
+    let n = out.len() * width;
+    assert!(
+        eta.len() == n && x.len() == n && grad.len() == n,
+        "logits, data and gradient differ in shape"
+    );
+    let mut row = vec![0.0; width];
+    slices::bernoulli_rows(eta, x, width, out, grad, &mut row);
 }
 
 #[cfg(test)]

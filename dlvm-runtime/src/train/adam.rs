@@ -105,9 +105,14 @@ impl AdamState {
             check_pairing(params, &self.moment1)?;
             check_pairing(params, &self.moment2)?;
         }
-        let grad_norm = finite_norm(grads)?;
-        let scale = match settings.clip_norm {
-            Some(c) if grad_norm > c => (c / grad_norm) as f32,
+        // Clipping needs the norm before the step; otherwise the step's own pass computes it,
+        // and a non-finite gradient shows as a non-finite proposal.
+        let clip_norm = match settings.clip_norm {
+            Some(c) => Some((c, finite_norm(grads)?)),
+            None => None,
+        };
+        let scale = match clip_norm {
+            Some((c, norm)) if norm > c => (c / norm) as f32,
             _ => 1.0,
         };
         let step = Step::new(settings, self.step + 1, scale);
@@ -116,13 +121,16 @@ impl AdamState {
             self.moment2 = zeros_like(params);
         }
         scratch.fit(params);
-        let finite = step.propose_all(params, grads, [&self.moment1, &self.moment2], scratch);
+        let (finite, squares) =
+            step.propose_all(params, grads, [&self.moment1, &self.moment2], scratch);
         if !finite {
             if fresh {
                 (self.moment1, self.moment2) = (Vec::new(), Vec::new());
             }
+            finite_norm(grads)?;
             return Err(first_non_finite(params, scratch));
         }
+        let grad_norm = clip_norm.map_or(squares.sqrt(), |(_, norm)| norm);
         for (k, tensor) in params.iter_mut().enumerate() {
             std::mem::swap(&mut tensor.values, &mut scratch.params[k]);
             std::mem::swap(&mut self.moment1[k].values, &mut scratch.moment1[k]);
@@ -227,13 +235,14 @@ impl Step {
     }
 
     /// `(m, v, θ)` after the step, from `θ`, the raw gradient `g` and the old `(m, v)`.
-    /// Writes the step's `[θ, m, v]` for every element of `[θ, g, m, v]` into `out`; whether
-    /// every new `θ`, `m` and `v` is finite. Branch-free, so the compiler vectorises it.
+    /// Writes the step's `[θ, m, v]` for every element of `[θ, g, m, v]` into `out`; returns
+    /// whether every new `θ`, `m` and `v` is finite, and `Σ g²` of the raw gradient (in `f64`).
+    /// Branch-free, so the compiler vectorises it.
     fn propose(
         &self,
         [theta, g, m, v]: [&[f32]; 4],
         [t_out, m_out, v_out]: [&mut [f32]; 3],
-    ) -> bool {
+    ) -> (bool, f64) {
         let inputs = theta.iter().zip(g).zip(m.iter().zip(v));
         let outputs = t_out.iter_mut().zip(m_out.iter_mut().zip(v_out.iter_mut()));
         let mut finite = true;
@@ -243,18 +252,19 @@ impl Step {
             // the element for good, so the moments must stay finite too.
             finite &= t_new.is_finite() & m_new.is_finite() & v_new.is_finite();
         }
-        finite
+        (finite, sum_of_squares(g))
     }
 
     /// [`propose`](Self::propose) for every tensor into `scratch`, split over
-    /// `scratch.threads` threads; whether every new parameter is finite.
+    /// `scratch.threads` tasks of rayon's pool (the first on the calling thread); whether every
+    /// new parameter is finite, and `Σ g²` over all gradients.
     fn propose_all(
         &self,
         params: &[NamedTensor],
         grads: &[NamedTensor],
         [moment1, moment2]: [&[NamedTensor]; 2],
         scratch: &mut AdamScratch,
-    ) -> bool {
+    ) -> (bool, f64) {
         let threads = scratch.threads.max(1);
         let mut parts: Vec<Vec<Part>> = (0..threads).map(|_| Vec::new()).collect();
         let outputs = scratch
@@ -278,21 +288,27 @@ impl Step {
             }
         }
         let run = |parts: Vec<Part>| {
-            parts.into_iter().fold(true, |ok, part| {
-                ok & self.propose(part.inputs, part.outputs)
+            parts.into_iter().fold((true, 0.0), |(ok, sum), part| {
+                let (finite, squares) = self.propose(part.inputs, part.outputs);
+                (ok & finite, sum + squares)
             })
         };
-        let mut parts = parts.into_iter();
-        let first = parts.next().unwrap_or_default();
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = parts.map(|p| scope.spawn(move || run(p))).collect();
-            let mine = run(first);
-            handles.into_iter().fold(mine, |ok, h| {
-                ok & h
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        let mut results = vec![(true, 0.0); parts.len()];
+        rayon::in_place_scope(|scope| {
+            let mut jobs = parts.into_iter().zip(results.iter_mut());
+            let first = jobs.next();
+            for (part, result) in jobs {
+                scope.spawn(move |_| *result = run(part));
+            }
+            if let Some((part, result)) = first {
+                *result = run(part);
+            }
+        });
+        results
+            .into_iter()
+            .fold((true, 0.0), |(ok, sum), (finite, squares)| {
+                (ok & finite, sum + squares)
             })
-        })
     }
 
     fn apply(&self, theta: f32, g: f32, m: f32, v: f32) -> (f32, f32, f32) {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 /// Settings of [`Trainer`](super::Trainer). Defaults: 10 epochs, batch 100, Adam with learning
 /// rate 1e-3 and betas (0.9, 0.999), seed 0, shuffling on, no early stopping, progress bars on,
-/// no gradient clipping, no checkpoint or state file, one worker.
+/// no gradient clipping, no checkpoint or state file, one worker, the fused CPU pass.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainConfig {
     /// Passes over the training data.
@@ -37,6 +37,11 @@ pub struct TrainConfig {
     /// pool) and summed. 1 computes it whole on the calling thread. The sum's rounding depends
     /// on the count, so a run is reproduced bit for bit with the same count.
     pub workers: usize,
+    /// Compute each minibatch's gradient with the fused CPU pass when the model describes its
+    /// networks ([`Dlvm::architecture`](crate::model::Dlvm::architecture); every `dlvm!` model
+    /// does) and runs on the CPU: one hand-written forward and backward pass over host buffers,
+    /// the same ELBO and gradient as the tape up to rounding. `false` always uses dfdx's tape.
+    pub fused: bool,
 }
 
 impl Default for TrainConfig {
@@ -54,6 +59,7 @@ impl Default for TrainConfig {
             clip_grad_norm: None,
             state: None,
             workers: 1,
+            fused: true,
         }
     }
 }

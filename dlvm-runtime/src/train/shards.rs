@@ -77,7 +77,8 @@ impl<D: Device<f32>> ShardWorkers<D> {
         let results = self.workers.map(jobs, |mut job| job.run(model, data, n));
         let loss = results.into_iter().sum::<Result<f32, String>>()?;
         let (total, rest) = self.host.split_first_mut().ok_or("no shard ran")?;
-        sum_into(&self.workers, total, &rest[..shards.len() - 1]);
+        let others: Vec<&[NamedTensor]> = rest[..shards.len() - 1].iter().map(|o| &o[..]).collect();
+        sum_into(&self.workers, total, &others);
         Ok((loss, total))
     }
 }
@@ -121,7 +122,7 @@ type SumPart<'a> = (&'a mut [f32], Vec<&'a [f32]>);
 /// Adds the other shards' gradients into `total`, in shard order (deterministic rounding). Each
 /// tensor is cut into one contiguous part per worker and the parts are summed in parallel
 /// (element-wise, so the result does not depend on the cut).
-fn sum_into(workers: &Workers, total: &mut [NamedTensor], others: &[Vec<NamedTensor>]) {
+pub(super) fn sum_into(workers: &Workers, total: &mut [NamedTensor], others: &[&[NamedTensor]]) {
     if others.is_empty() {
         return;
     }
@@ -169,7 +170,8 @@ mod tests {
             ]
         };
         let mut total = make(0.0);
-        sum_into(&workers, &mut total, &[make(10.0), make(100.0)]);
+        let (a, b) = (make(10.0), make(100.0));
+        sum_into(&workers, &mut total, &[&a, &b]);
         let want: Vec<f32> = (0..7).map(|i| 3.0 * i as f32 + 110.0).collect();
         assert_eq!(total[0].values, want);
         assert_eq!(total[1].values, vec![110.0]);

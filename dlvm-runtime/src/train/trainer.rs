@@ -1,6 +1,7 @@
 //! The training loop: minibatch Adam ascent on the ELBO.
 
 use super::adam::{AdamScratch, AdamSettings, AdamState, UpdateError};
+use super::fused::FusedGradients;
 use super::params::{read_tensors, take_gradients_into, write_tensors, NamedTensor};
 use super::shards::ShardWorkers;
 use super::state::{RngState, RunSettings, TrainState};
@@ -121,6 +122,13 @@ struct Run<'c, M: Dlvm<D>, D: Device<f32>> {
     gradients: Vec<NamedTensor>,
     /// The data-parallel workers when `config.workers > 1` (started at the first step).
     workers: Option<ShardWorkers<D>>,
+    /// The fused CPU pass, when the model allows it (see `fused/mod.rs`); decided at the first
+    /// step (`fused_decided`).
+    fused: Option<FusedGradients>,
+    fused_decided: bool,
+    /// Whether the model's tensors lag behind `params` (the fused pass trains on `params` and
+    /// writes them to the model only in [`sync`](Self::sync)).
+    stale: bool,
     rng: ChaCha12Rng,
     order: Vec<usize>,
     buffer: Vec<f32>,
@@ -141,6 +149,9 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
             grads: Some(model.alloc_grads()),
             gradients: Vec::new(),
             workers: None,
+            fused: None,
+            fused_decided: false,
+            stale: false,
             rng: ChaCha12Rng::seed_from_u64(config.seed),
             order: Vec::new(),
             buffer: Vec::new(),
@@ -216,11 +227,14 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
         let start = Instant::now();
         let mut sum = 0.0f64;
         let order = std::mem::take(&mut self.order);
+        let mut failed = None;
         for (batch, chunk) in order.chunks(self.config.batch_size).enumerate() {
-            let value = if self.config.workers > 1 {
-                self.sharded_step(model, train, chunk, epoch, batch)?
-            } else {
-                self.step(model, train, chunk, epoch, batch)?
+            let value = match self.train_step(model, train, chunk, epoch, batch) {
+                Ok(value) => value,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
             };
             sum += value * chunk.len() as f64;
             bar.inc(chunk.len() as u64);
@@ -228,6 +242,11 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
             bar.set_message(format!("ELBO {value:.2}, {rate:.0} samples/s"));
         }
         self.order = order;
+        // The model gets the last good parameters, also when a step failed.
+        self.sync(model)?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
         let seconds = start.elapsed().as_secs_f64();
         bar.finish_and_clear();
         let valid_elbo = match valid {
@@ -241,6 +260,90 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
             seconds,
             samples_per_sec: train.rows() as f64 / seconds.max(1e-9),
         })
+    }
+
+    /// One Adam step on a minibatch by the fused pass when the model allows it, else through
+    /// dfdx's tape (sharded over the workers when there are several); returns its mean ELBO.
+    fn train_step(
+        &mut self,
+        model: &mut M,
+        train: &Dataset,
+        chunk: &[usize],
+        epoch: usize,
+        batch: usize,
+    ) -> Result<f64> {
+        if self.decide_fused(model)? {
+            self.fused_step(model, train, chunk, epoch, batch)
+        } else if self.config.workers > 1 {
+            self.sharded_step(model, train, chunk, epoch, batch)
+        } else {
+            self.step(model, train, chunk, epoch, batch)
+        }
+    }
+
+    /// Whether steps run the fused pass: `config.fused`, and the model describes an
+    /// architecture its tensors match, on the CPU. Decided (and the pass built) once.
+    fn decide_fused(&mut self, model: &M) -> Result<bool> {
+        if !self.fused_decided {
+            self.fused_decided = true;
+            if self.config.fused {
+                let params = self.take_params(model)?;
+                let built = FusedGradients::for_model::<M, D>(&params, self.config.workers);
+                self.params = Some(params);
+                self.fused = built.transpose().map_err(device_error)?;
+            }
+        }
+        Ok(self.fused.is_some())
+    }
+
+    /// [`step`](Self::step) by the fused pass (`fused/mod.rs`) on the host parameters; the
+    /// model's tensors are not touched (they are written in [`sync`](Self::sync)).
+    fn fused_step(
+        &mut self,
+        model: &mut M,
+        train: &Dataset,
+        chunk: &[usize],
+        epoch: usize,
+        batch: usize,
+    ) -> Result<f64> {
+        let eps = standard_normal_values(chunk.len() * M::latent_dim(), &mut self.rng);
+        let params = self.take_params(model)?;
+        let Some(mut fused) = self.fused.take() else {
+            unreachable!("fused_step runs only once the pass is built")
+        };
+        let (value, gradients) =
+            fused.loss_and_gradients(model.family(), &params, train, chunk, &eps);
+        self.params = Some(params);
+        let result = if value.is_finite() {
+            self.apply(model, gradients, epoch, batch, false)
+                .map(|()| -f64::from(value))
+        } else {
+            Err(self.diverged(epoch, batch, "loss", value))
+        };
+        self.fused = Some(fused);
+        result
+    }
+
+    /// Writes the host parameters into the model when it lags behind them.
+    fn sync(&mut self, model: &mut M) -> Result<()> {
+        if let (true, Some(params)) = (self.stale, &self.params) {
+            write_tensors(model, params, true).map_err(DlvmError::Device)?;
+        }
+        self.stale = false;
+        Ok(())
+    }
+
+    /// The trainable parameters on the host (read from the model the first time).
+    fn take_params(&mut self, model: &M) -> Result<Vec<NamedTensor>> {
+        match self.params.take() {
+            Some(params) => Ok(params),
+            None => {
+                let device = |e: D::Err| device_error(format!("reading parameters failed: {e:?}"));
+                let mut all = read_tensors(model).map_err(device)?;
+                all.retain(|t| t.trainable);
+                Ok(all)
+            }
+        }
     }
 
     /// One Adam step on a minibatch; returns its mean ELBO. On a NaN/infinite loss, gradient or
@@ -268,7 +371,7 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
         let read = take_gradients_into(model, &mut grads, &mut gradients);
         self.grads = Some(grads);
         read.map_err(|e| device_error(format!("{e:?}")))?;
-        let applied = self.apply(model, &gradients, epoch, batch);
+        let applied = self.apply(model, &gradients, epoch, batch, true);
         self.gradients = gradients;
         applied?;
         Ok(-f64::from(value))
@@ -292,7 +395,7 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
         let result = match workers.loss_and_gradients(model, train, chunk, &eps) {
             Ok((value, _)) if !value.is_finite() => Err(self.diverged(epoch, batch, "loss", value)),
             Ok((value, gradients)) => self
-                .apply(model, gradients, epoch, batch)
+                .apply(model, gradients, epoch, batch, true)
                 .map(|()| -f64::from(value)),
             Err(reason) => Err(device_error(reason)),
         };
@@ -300,23 +403,17 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
         result
     }
 
-    /// Applies Adam to the gradients, refusing non-finite gradients and updates.
+    /// Applies Adam to the gradients, refusing non-finite gradients and updates; the new
+    /// parameters go into the model when `write`, else the model is marked stale.
     fn apply(
         &mut self,
         model: &mut M,
         gradients: &[NamedTensor],
         epoch: usize,
         batch: usize,
+        write: bool,
     ) -> Result<()> {
-        let device = |e: D::Err| device_error(format!("reading parameters failed: {e:?}"));
-        let mut params = match self.params.take() {
-            Some(params) => params,
-            None => {
-                let mut all = read_tensors(model).map_err(device)?;
-                all.retain(|t| t.trainable);
-                all
-            }
-        };
+        let mut params = self.take_params(model)?;
         let settings = AdamSettings {
             learning_rate: self.config.learning_rate,
             betas: self.config.betas,
@@ -326,7 +423,11 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
         let (what, parameter, index, value) =
             match (self.adam).update_with(&settings, &mut params, gradients, &mut self.scratch) {
                 Ok(_) => {
-                    write_tensors(model, &params, true).map_err(DlvmError::Device)?;
+                    if write {
+                        write_tensors(model, &params, true).map_err(DlvmError::Device)?;
+                    } else {
+                        self.stale = true;
+                    }
                     self.params = Some(params);
                     return Ok(());
                 }
