@@ -238,7 +238,32 @@ impl Step {
     /// Writes the step's `[θ, m, v]` for every element of `[θ, g, m, v]` into `out`; returns
     /// whether every new `θ`, `m` and `v` is finite, and `Σ g²` of the raw gradient (in `f64`).
     /// Branch-free, so the compiler vectorises it.
-    fn propose(
+    fn propose(&self, inputs: [&[f32]; 4], outputs: [&mut [f32]; 3]) -> (bool, f64) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            /// The loop compiled for AVX-512F (16 lanes of `sqrt` and division).
+            #[target_feature(enable = "avx512f,avx2,fma")]
+            unsafe fn wide(
+                step: &Step,
+                inputs: [&[f32]; 4],
+                outputs: [&mut [f32]; 3],
+            ) -> (bool, f64) {
+                step.propose_lanes(inputs, outputs)
+            }
+            if is_x86_feature_detected!("avx512f")
+                && is_x86_feature_detected!("avx2")
+                && is_x86_feature_detected!("fma")
+            {
+                // SAFETY: the CPU supports AVX-512F, AVX2 and FMA, checked just above.
+                return unsafe { wide(self, inputs, outputs) };
+            }
+        }
+        self.propose_lanes(inputs, outputs)
+    }
+
+    /// The loop of [`propose`](Self::propose), inlined into each build of it.
+    #[inline(always)]
+    fn propose_lanes(
         &self,
         [theta, g, m, v]: [&[f32]; 4],
         [t_out, m_out, v_out]: [&mut [f32]; 3],
@@ -311,6 +336,7 @@ impl Step {
             })
     }
 
+    #[inline(always)]
     fn apply(&self, theta: f32, g: f32, m: f32, v: f32) -> (f32, f32, f32) {
         let g = g * self.scale;
         let m = m * self.b1 + g * (1.0 - self.b1);
@@ -354,6 +380,7 @@ fn check_pairing(params: &[NamedTensor], grads: &[NamedTensor]) -> Result<(), Up
 
 /// `Σ_i x_i²` in `f64` over eight interleaved partial sums, so that the loop vectorises
 /// (a single running sum is one long dependency chain).
+#[inline(always)]
 fn sum_of_squares(values: &[f32]) -> f64 {
     let mut partial = [0.0f64; 8];
     let chunks = values.chunks_exact(8);
