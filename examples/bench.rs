@@ -52,6 +52,10 @@ struct Args {
     /// Threads for training shards, IWAE points and sampler calls.
     #[arg(long, default_value_t = dlvm::parallel::available_threads())]
     workers: usize,
+    /// Train through dfdx's tape instead of the fused CPU pass (`TrainConfig::fused = false`),
+    /// to compare the two.
+    #[arg(long)]
+    tape: bool,
     /// Directory for bench.md.
     #[arg(long, default_value = "out/bench")]
     out: PathBuf,
@@ -130,6 +134,7 @@ fn train_row(
         epochs: args.epochs,
         workers: args.workers,
         progress: false,
+        fused: !args.tape,
         ..Default::default()
     };
     let history = Trainer::new(config).fit(model, train, None)?;
@@ -269,9 +274,10 @@ fn render(rows: &[Row], args: &Args, measured: Option<&Measured>) -> String {
         ));
     }
     table.push_str(&format!(
-        "\nworkers {}, {} training epochs, {} sampler iterations, {} IWAE images; peak resident memory {}\n",
+        "\nworkers {}, {} training epochs ({}), {} sampler iterations, {} IWAE images; peak resident memory {}\n",
         args.workers,
         args.epochs,
+        if args.tape { "through the tape" } else { "fused pass" },
         args.iterations,
         args.images,
         peak_memory().unwrap_or_else(|| "unknown".into())
