@@ -41,6 +41,8 @@ pub struct TrainConfig {
     /// networks ([`Dlvm::architecture`](crate::model::Dlvm::architecture); every `dlvm!` model
     /// does) and runs on the CPU: one hand-written forward and backward pass over host buffers,
     /// the same ELBO and gradient as the tape up to rounding. `false` always uses dfdx's tape.
+    /// The two round differently, so a run is reproduced (or resumed) bit for bit with the same
+    /// setting.
     pub fused: bool,
 }
 
