@@ -53,17 +53,16 @@ impl FusedGradients {
         let (p, d) = (M::observed_dim(), M::latent_dim());
         let width = <M::Family as OutputFamily>::raw_width(p);
         let plan = Plan::new(&architecture, params, p, d, width).ok()?;
-        let threads = (workers > 1).then(|| Workers::new(workers));
-        Some(match threads.transpose() {
-            Ok(workers) => Ok(Self {
-                plan,
-                shards: (0..workers.as_ref().map_or(1, Workers::threads))
-                    .map(|_| Shard::default())
-                    .collect(),
-                workers,
-            }),
-            Err(e) => Err(e),
-        })
+        let workers = match (workers > 1).then(|| Workers::new(workers)).transpose() {
+            Ok(workers) => workers,
+            Err(e) => return Some(Err(e)),
+        };
+        let shards = workers.as_ref().map_or(1, Workers::threads);
+        Some(Ok(Self {
+            plan,
+            shards: (0..shards).map(|_| Shard::default()).collect(),
+            workers,
+        }))
     }
 
     /// The loss `-(1/n) Σ ELBO` of the minibatch `rows` of `data` (noise `eps`, row-major
