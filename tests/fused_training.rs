@@ -100,16 +100,31 @@ fn assert_fused_matches_tape<M: Dlvm<Cpu>>(model: &M, x: &Dataset, what: &str) {
         .map(|_| rng.sample(StandardNormal))
         .collect();
     let rows: Vec<usize> = (0..x.rows()).collect();
-    let (loss, grads) = fused_loss_and_gradients(model, x, &rows, &eps)
-        .unwrap()
-        .unwrap_or_else(|| panic!("{what}: the fused pass does not apply"));
     let (want_loss, want) = tape_loss_and_gradients(model, x, &eps);
+    // One thread; two (rows and units split in halves); three (units split unevenly, and
+    // layers with fewer units than parts).
+    for workers in [1, 2, 3] {
+        let what = format!("{what}, {workers} workers");
+        let (loss, grads) = fused_loss_and_gradients(model, x, &rows, &eps, workers)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{what}: the fused pass does not apply"));
+        assert_close(loss, &grads, want_loss, &want, &what);
+    }
+}
+
+fn assert_close(
+    loss: f32,
+    grads: &[NamedTensor],
+    want_loss: f32,
+    want: &[NamedTensor],
+    what: &str,
+) {
     assert!(
         (loss - want_loss).abs() <= 1e-5 * want_loss.abs(),
         "{what}: loss {loss}, tape {want_loss}"
     );
     assert_eq!(grads.len(), want.len(), "{what}: one gradient per tensor");
-    for (g, w) in grads.iter().zip(&want) {
+    for (g, w) in grads.iter().zip(want) {
         assert_eq!(
             (&g.name, &g.shape),
             (&w.name, &w.shape),
@@ -152,19 +167,20 @@ fn the_fused_gradient_is_the_tape_gradient_for_every_activation_and_family() {
 fn the_fused_pass_checks_its_input() {
     let model = TanhBernoulli::new(&Cpu::default(), 1);
     let x = bits(4, 6, 1);
-    let err = fused_loss_and_gradients(&model, &x, &[0, 1], &[0.0; 5]).unwrap_err();
+    let err = fused_loss_and_gradients(&model, &x, &[0, 1], &[0.0; 5], 1).unwrap_err();
     assert!(
         err.to_string().contains("5 noise values for 2 rows"),
         "{err}"
     );
-    let err = fused_loss_and_gradients(&model, &x, &[0, 4], &[0.0; 6]).unwrap_err();
+    let err = fused_loss_and_gradients(&model, &x, &[0, 4], &[0.0; 6], 1).unwrap_err();
     assert!(err.to_string().contains('4'), "{err}");
     let wide = bits(4, 7, 1);
-    assert!(fused_loss_and_gradients(&model, &wide, &[0], &[0.0; 3]).is_err());
+    assert!(fused_loss_and_gradients(&model, &wide, &[0], &[0.0; 3], 1).is_err());
 }
 
-/// Trains `TanhBernoulli` for 3 epochs of 10 minibatches; returns the history and the model.
-fn train(fused: bool, workers: usize) -> (History, TanhBernoulli) {
+/// Trains `TanhBernoulli` for 3 epochs of 10 minibatches (gradients clipped at `clip`);
+/// returns the history and the model.
+fn train(fused: bool, workers: usize, clip: Option<f64>) -> (History, TanhBernoulli) {
     let (train, valid) = (bits(400, 6, 10), bits(100, 6, 11));
     let mut model = TanhBernoulli::new(&Cpu::default(), 0);
     let config = TrainConfig {
@@ -174,6 +190,7 @@ fn train(fused: bool, workers: usize) -> (History, TanhBernoulli) {
         progress: false,
         fused,
         workers,
+        clip_grad_norm: clip,
         ..Default::default()
     };
     let history = Trainer::new(config)
@@ -185,9 +202,11 @@ fn train(fused: bool, workers: usize) -> (History, TanhBernoulli) {
 #[test]
 fn the_trainer_on_the_fused_pass_trains_the_model_the_tape_trains() {
     let initial = read_tensors(&TanhBernoulli::new(&Cpu::default(), 0)).unwrap();
-    let (tape, tape_model) = train(false, 1);
-    for workers in [1, 2] {
-        let (fused, fused_model) = train(true, workers);
+    // Without clipping Adam's step is proposed part by part as the gradient is written; with
+    // clipping (at 0.1, below the gradients' norms here) the whole gradient comes first.
+    for (workers, clip) in [(1, None), (2, None), (2, Some(0.1))] {
+        let (tape, tape_model) = train(false, 1, clip);
+        let (fused, fused_model) = train(true, workers, clip);
         for (a, b) in fused.epochs.iter().zip(&tape.epochs) {
             // The two gradients differ by rounding only (previous test); over 30 Adam steps
             // that moves the ELBO by far less than 0.1%, while one epoch moves it by percents.

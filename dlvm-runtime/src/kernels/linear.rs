@@ -98,12 +98,33 @@ pub(crate) fn weight_gradient_into(
     o: usize,
     destination: Destination,
 ) {
-    assert!(gw.len() == o * i && gy.len() == n * o && xs.len() == n * i);
-    // dst (j, k) at j·i + k; lhs (j, r) = gy at r·o + j; rhs (r, k) = xs at r·i + k.
+    weight_gradient_rows_into(gw, gy, xs, n, i, o, 0..o, destination);
+}
+
+/// The rows `units` of the weight gradient of `y = x Wᵀ + b` (`gy`: `n × o`, `xs`: `n × i`):
+/// `gw (|units| × i) += gy[·, units]ᵀ · xs` (or `=`), so that threads can share a layer's
+/// gradient by its output units.
+///
+/// # Formula
+/// `∂L/∂W_jk += Σ_r (∂L/∂y_rj) x_rk` for `j ∈ units`
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn weight_gradient_rows_into(
+    gw: &mut [f32],
+    gy: &[f32],
+    xs: &[f32],
+    n: usize,
+    i: usize,
+    o: usize,
+    units: std::ops::Range<usize>,
+    destination: Destination,
+) {
+    let rows = units.len();
+    assert!(units.end <= o && gw.len() == rows * i && gy.len() == n * o && xs.len() == n * i);
+    // dst (j, k) at j·i + k; lhs (j, r) = gy at r·o + units.start + j; rhs (r, k) = xs at r·i + k.
     let dst = Strided::row_major(gw, i).to(destination);
-    let lhs = Operand::new(gy, o, 1);
+    let lhs = Operand::new(&gy[units.start.min(gy.len())..], o, 1);
     let rhs = Operand::new(xs, 1, i);
-    accumulate_product(dst, lhs, rhs, o, i, n);
+    accumulate_product(dst, lhs, rhs, rows, i, n);
 }
 
 /// The input gradient of `y = x Wᵀ + b`: `gx (n × i) += gy · ws` (or `=`).
@@ -130,11 +151,28 @@ pub(crate) fn input_gradient_into(
 
 /// The bias gradient of `y = x Wᵀ + b`: `gb (o) += Σ_r gy[r, ·]` (or `=`).
 pub(crate) fn bias_gradient_into(gb: &mut [f32], gy: &[f32], destination: Destination) {
+    let o = gb.len();
+    bias_gradient_rows_into(gb, gy, o, 0..o, destination);
+}
+
+/// The entries `units` of the bias gradient (`gy`: rows of `o`): `gb (|units|) += Σ_r
+/// gy[r, units]` (or `=`).
+pub(crate) fn bias_gradient_rows_into(
+    gb: &mut [f32],
+    gy: &[f32],
+    o: usize,
+    units: std::ops::Range<usize>,
+    destination: Destination,
+) {
+    assert!(units.end <= o && gb.len() == units.len());
     if destination == Destination::Overwrite {
         gb.fill(0.0);
     }
-    for row in gy.chunks_exact(gb.len()) {
-        for (g, &v) in gb.iter_mut().zip(row) {
+    if o == 0 {
+        return;
+    }
+    for row in gy.chunks_exact(o) {
+        for (g, &v) in gb.iter_mut().zip(&row[units.clone()]) {
             *g += v;
         }
     }

@@ -13,7 +13,8 @@ mod sparse;
 
 pub(crate) use activations::activate;
 pub(crate) use linear::{
-    bias_gradient_into, forward_into, input_gradient_into, weight_gradient_into, Destination,
+    bias_gradient_rows_into, forward_into, input_gradient_into, weight_gradient_rows_into,
+    Destination,
 };
 pub(crate) use ops::is_cpu;
 pub use ops::{

@@ -131,16 +131,176 @@ impl AdamState {
             return Err(first_non_finite(params, scratch));
         }
         let grad_norm = clip_norm.map_or(squares.sqrt(), |(_, norm)| norm);
+        self.commit(params, scratch);
+        Ok(UpdateReport {
+            grad_norm,
+            clipped: scale < 1.0,
+        })
+    }
+}
+
+impl AdamState {
+    /// [`update_with`](Self::update_with) for a gradient that the caller computes part by part,
+    /// each part proposed as soon as it is known (while it is still in cache). Tensor `k` is
+    /// cut at `bounds[k]` (`parts + 1` increasing element offsets from 0 to its length) and
+    /// `run` gets thread `t`'s parts, `parts[t][k]`: it fills every part's
+    /// [`gradient`](GradientPart::gradient), calls [`GradientPart::propose`] on it, and returns
+    /// each thread's `(all finite, Σ g²)`. `grads` ends holding the whole gradient. The step is
+    /// then checked and committed as in [`update_with`](Self::update_with), with the same
+    /// results and errors.
+    ///
+    /// # Errors
+    /// Those of [`update`](Self::update); [`UpdateError::Mismatch`] also when clipping is on
+    /// (it needs the norm before any part is proposed) or `bounds` do not cut every tensor.
+    pub(crate) fn update_in_parts(
+        &mut self,
+        settings: &AdamSettings,
+        params: &mut [NamedTensor],
+        grads: &mut [NamedTensor],
+        scratch: &mut AdamScratch,
+        bounds: &[Vec<usize>],
+        run: impl FnOnce(Vec<Vec<GradientPart<'_>>>) -> Vec<(bool, f64)>,
+    ) -> Result<UpdateReport, UpdateError> {
+        check_pairing(params, grads)?;
+        check_bounds(params, bounds)?;
+        if settings.clip_norm.is_some() {
+            return Err(UpdateError::Mismatch(
+                "an update in parts cannot clip: the norm is known only at the end".into(),
+            ));
+        }
+        let fresh = self.moment1.is_empty() && self.moment2.is_empty();
+        if fresh {
+            self.moment1 = zeros_like(params);
+            self.moment2 = zeros_like(params);
+        } else {
+            check_pairing(params, &self.moment1)?;
+            check_pairing(params, &self.moment2)?;
+        }
+        let step = Step::new(settings, self.step + 1, 1.0);
+        scratch.fit(params);
+        let parts = gradient_parts(
+            &step,
+            params,
+            grads,
+            [&self.moment1, &self.moment2],
+            scratch,
+            bounds,
+        );
+        let (finite, squares) = run(parts)
+            .into_iter()
+            .fold((true, 0.0), |(ok, sum), (f, s)| (ok & f, sum + s));
+        if !finite {
+            if fresh {
+                (self.moment1, self.moment2) = (Vec::new(), Vec::new());
+            }
+            finite_norm(grads)?;
+            return Err(first_non_finite(params, scratch));
+        }
+        self.commit(params, scratch);
+        Ok(UpdateReport {
+            grad_norm: squares.sqrt(),
+            clipped: false,
+        })
+    }
+
+    /// Makes the proposed step in `scratch` the current one (by swapping buffers).
+    fn commit(&mut self, params: &mut [NamedTensor], scratch: &mut AdamScratch) {
         for (k, tensor) in params.iter_mut().enumerate() {
             std::mem::swap(&mut tensor.values, &mut scratch.params[k]);
             std::mem::swap(&mut self.moment1[k].values, &mut scratch.moment1[k]);
             std::mem::swap(&mut self.moment2[k].values, &mut scratch.moment2[k]);
         }
         self.step += 1;
-        Ok(UpdateReport {
-            grad_norm,
-            clipped: scale < 1.0,
-        })
+    }
+}
+
+/// One part of one tensor in an [`AdamState::update_in_parts`]: the caller writes the
+/// gradient, then proposes the step for these elements.
+pub(crate) struct GradientPart<'a> {
+    /// The part's gradient, to be written by the caller before [`propose`](Self::propose).
+    pub gradient: &'a mut [f32],
+    step: &'a Step,
+    inputs: [&'a [f32]; 3],
+    outputs: [&'a mut [f32]; 3],
+}
+
+impl GradientPart<'_> {
+    /// The step for this part's elements into Adam's scratch; whether every new value is
+    /// finite, and `Σ g²` of the part's gradient.
+    pub(crate) fn propose(&mut self) -> (bool, f64) {
+        let [theta, m, v] = self.inputs;
+        let [t, mo, vo] = &mut self.outputs;
+        let outputs = [&mut **t, &mut **mo, &mut **vo];
+        self.step.propose([theta, &*self.gradient, m, v], outputs)
+    }
+}
+
+/// The parts of every tensor cut at `bounds`, `parts[t][k]` (see
+/// [`AdamState::update_in_parts`]).
+fn gradient_parts<'a>(
+    step: &'a Step,
+    params: &'a [NamedTensor],
+    grads: &'a mut [NamedTensor],
+    [moment1, moment2]: [&'a [NamedTensor]; 2],
+    scratch: &'a mut AdamScratch,
+    bounds: &[Vec<usize>],
+) -> Vec<Vec<GradientPart<'a>>> {
+    let threads = bounds.first().map_or(0, |b| b.len().saturating_sub(1));
+    let mut parts: Vec<Vec<GradientPart>> = (0..threads).map(|_| Vec::new()).collect();
+    let outputs = scratch
+        .params
+        .iter_mut()
+        .zip(scratch.moment1.iter_mut().zip(scratch.moment2.iter_mut()));
+    let tensors = grads.iter_mut().zip(outputs).zip(bounds).enumerate();
+    for (k, ((grad, (t_out, (m_out, v_out))), cuts)) in tensors {
+        let mut gradient = split_at_bounds_mut(&mut grad.values, cuts);
+        let mut t_out = split_at_bounds_mut(t_out, cuts);
+        let mut m_out = split_at_bounds_mut(m_out, cuts);
+        let mut v_out = split_at_bounds_mut(v_out, cuts);
+        for (t, range) in cuts.windows(2).enumerate().rev() {
+            let range = range[0]..range[1];
+            let inputs = [&params[k], &moment1[k], &moment2[k]].map(|x| &x.values[range.clone()]);
+            parts[t].push(GradientPart {
+                gradient: gradient.pop().expect("one slice per part"),
+                step,
+                inputs,
+                outputs: [t_out.pop(), m_out.pop(), v_out.pop()]
+                    .map(|o| o.expect("one slice per part")),
+            });
+        }
+    }
+    parts
+}
+
+/// `values` cut at the increasing offsets `bounds` (`bounds[0] = 0`, last = length).
+pub(crate) fn split_at_bounds_mut<'a>(
+    mut values: &'a mut [f32],
+    bounds: &[usize],
+) -> Vec<&'a mut [f32]> {
+    let mut slices = Vec::with_capacity(bounds.len().saturating_sub(1));
+    for range in bounds.windows(2) {
+        let (head, tail) = std::mem::take(&mut values).split_at_mut(range[1] - range[0]);
+        slices.push(head);
+        values = tail;
+    }
+    slices
+}
+
+/// Checks that `bounds` cuts every tensor of `params` into the same number of parts.
+fn check_bounds(params: &[NamedTensor], bounds: &[Vec<usize>]) -> Result<(), UpdateError> {
+    let parts = bounds.first().map_or(0, Vec::len);
+    let bad = params.iter().zip(bounds).find(|(p, b)| {
+        b.len() != parts
+            || b.first() != Some(&0)
+            || b.last() != Some(&p.values.len())
+            || b.windows(2).any(|w| w[0] > w[1])
+    });
+    match (bounds.len() == params.len(), bad) {
+        (true, None) if parts >= 2 => Ok(()),
+        _ => Err(UpdateError::Mismatch(format!(
+            "the part bounds do not cut the {} tensors into the same parts",
+            params.len()
+        ))),
     }
 }
 
@@ -441,6 +601,134 @@ mod tests {
             eps: 1e-8,
             clip_norm,
         }
+    }
+
+    /// One update of `params` by `update_in_parts` with the gradient `grads`, cut at `bounds`,
+    /// each part's gradient copied in by the "caller" (in reverse part order, to show the order
+    /// does not matter).
+    fn update_by_parts(
+        state: &mut AdamState,
+        params: &mut [NamedTensor],
+        grads: &[NamedTensor],
+        bounds: &[Vec<usize>],
+    ) -> Result<UpdateReport, UpdateError> {
+        let mut written: Vec<NamedTensor> = grads
+            .iter()
+            .map(|g| tensor(&g.name, vec![f32::NAN; g.values.len()]))
+            .collect();
+        let mut scratch = AdamScratch::default();
+        let run = |parts: Vec<Vec<GradientPart<'_>>>| {
+            let mut results: Vec<(bool, f64)> = parts
+                .into_iter()
+                .enumerate()
+                .rev()
+                .map(|(t, mut part)| {
+                    part.iter_mut()
+                        .enumerate()
+                        .fold((true, 0.0), |acc, (k, p)| {
+                            let range = bounds[k][t]..bounds[k][t + 1];
+                            p.gradient.copy_from_slice(&grads[k].values[range]);
+                            let (f, s) = p.propose();
+                            (acc.0 & f, acc.1 + s)
+                        })
+                })
+                .collect();
+            results.reverse();
+            results
+        };
+        let report = state.update_in_parts(
+            &settings(None),
+            params,
+            &mut written,
+            &mut scratch,
+            bounds,
+            run,
+        );
+        if report.is_ok() {
+            assert_eq!(written, grads, "the whole gradient is left in `grads`");
+        }
+        report
+    }
+
+    #[test]
+    fn an_update_in_parts_equals_the_whole_update() {
+        let grads = [
+            tensor("a", vec![0.5, -2.0, 1.5, 0.25, -0.75]),
+            tensor("b", vec![3.0, -1.0]),
+        ];
+        let bounds = [vec![0, 2, 5], vec![0, 0, 2]];
+        let start = [tensor("a", vec![1.0; 5]), tensor("b", vec![-1.0, 2.0])];
+        let (mut whole, mut parts) = (AdamState::default(), AdamState::default());
+        let (mut p_whole, mut p_parts) = (start.clone(), start.clone());
+        for step in 0..3 {
+            let scaled: Vec<NamedTensor> = grads
+                .iter()
+                .map(|g| {
+                    tensor(
+                        &g.name,
+                        g.values.iter().map(|v| v / (step + 1) as f32).collect(),
+                    )
+                })
+                .collect();
+            let a = whole
+                .update(&settings(None), &mut p_whole, &scaled)
+                .unwrap();
+            let b = update_by_parts(&mut parts, &mut p_parts, &scaled, &bounds).unwrap();
+            assert_eq!((a.grad_norm, a.clipped), (b.grad_norm, b.clipped));
+            assert_eq!((&whole, &p_whole), (&parts, &p_parts), "step {step}");
+        }
+        assert_ne!(p_whole, start);
+    }
+
+    #[test]
+    fn an_update_in_parts_refuses_what_the_whole_update_refuses() {
+        let mut state = AdamState::default();
+        let mut params = [tensor("a", vec![1.0]), tensor("b", vec![1.0, 2.0])];
+        let bounds = [vec![0, 1, 1], vec![0, 1, 2]];
+        let good = [tensor("a", vec![1.0]), tensor("b", vec![1.0, 1.0])];
+        update_by_parts(&mut state, &mut params, &good, &bounds).unwrap();
+        let before = (state.clone(), params.clone());
+        let bad = [tensor("a", vec![1.0]), tensor("b", vec![1.0, f32::NAN])];
+        match update_by_parts(&mut state, &mut params, &bad, &bounds).unwrap_err() {
+            UpdateError::Gradient {
+                parameter, index, ..
+            } => assert_eq!((parameter.as_str(), index), ("b", 1)),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!((state, params), before, "nothing was committed");
+    }
+
+    #[test]
+    fn an_update_in_parts_rejects_clipping_and_bad_bounds() {
+        let mut state = AdamState::default();
+        let mut params = [tensor("a", vec![1.0, 2.0])];
+        let mut grads = [tensor("a", vec![0.0, 0.0])];
+        let mut scratch = AdamScratch::default();
+        let never =
+            |_: Vec<Vec<GradientPart<'_>>>| -> Vec<(bool, f64)> { panic!("no part may run") };
+        for (clip, bounds) in [
+            (Some(1.0), vec![vec![0, 1, 2]]),
+            (None, vec![vec![0, 1, 3]]),
+            (None, vec![vec![0, 2, 1]]),
+            (None, vec![vec![0, 2], vec![0, 1]]),
+            (None, vec![]),
+        ] {
+            let err = state
+                .update_in_parts(
+                    &settings(clip),
+                    &mut params,
+                    &mut grads,
+                    &mut scratch,
+                    &bounds,
+                    never,
+                )
+                .unwrap_err();
+            assert!(
+                matches!(err, UpdateError::Mismatch(_)),
+                "{bounds:?}: {err:?}"
+            );
+        }
+        assert_eq!(state, AdamState::default());
     }
 
     #[test]

@@ -307,18 +307,27 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
         batch: usize,
     ) -> Result<f64> {
         let eps = standard_normal_values(chunk.len() * M::latent_dim(), &mut self.rng);
-        let params = self.take_params(model)?;
+        let mut params = self.take_params(model)?;
         let Some(mut fused) = self.fused.take() else {
             unreachable!("fused_step runs only once the pass is built")
         };
-        let (value, gradients) =
-            fused.loss_and_gradients(model.family(), &params, train, chunk, &eps);
-        self.params = Some(params);
-        let result = if value.is_finite() {
-            self.apply(model, gradients, epoch, batch, false)
-                .map(|()| -f64::from(value))
-        } else {
+        let value = fused.loss(model.family(), &params, train, chunk, &eps);
+        let settings = self.adam_settings();
+        let result = if !value.is_finite() {
+            self.params = Some(params);
             Err(self.diverged(epoch, batch, "loss", value))
+        } else if settings.clip_norm.is_none() {
+            // Adam's step is proposed part by part as the gradient is written.
+            let update = fused.update(&mut self.adam, &settings, &mut params, &mut self.scratch);
+            self.params = Some(params);
+            self.stale = true;
+            update
+                .map(|_| -f64::from(value))
+                .map_err(|e| self.update_failed(e, epoch, batch))
+        } else {
+            self.params = Some(params);
+            self.apply(model, fused.gradients(), epoch, batch, false)
+                .map(|()| -f64::from(value))
         };
         self.fused = Some(fused);
         result
@@ -414,36 +423,47 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
         write: bool,
     ) -> Result<()> {
         let mut params = self.take_params(model)?;
-        let settings = AdamSettings {
+        let settings = self.adam_settings();
+        match (self.adam).update_with(&settings, &mut params, gradients, &mut self.scratch) {
+            Ok(_) => {
+                if write {
+                    write_tensors(model, &params, true).map_err(DlvmError::Device)?;
+                } else {
+                    self.stale = true;
+                }
+                self.params = Some(params);
+                Ok(())
+            }
+            Err(e) => Err(self.update_failed(e, epoch, batch)),
+        }
+    }
+
+    /// Adam's settings from the configuration.
+    fn adam_settings(&self) -> AdamSettings {
+        AdamSettings {
             learning_rate: self.config.learning_rate,
             betas: self.config.betas,
             eps: 1e-8,
             clip_norm: self.config.clip_grad_norm,
+        }
+    }
+
+    /// The error for a refused update (the parameters are unchanged).
+    fn update_failed(&self, error: UpdateError, epoch: usize, batch: usize) -> DlvmError {
+        let (what, parameter, index, value) = match error {
+            UpdateError::Mismatch(reason) => return DlvmError::Device(reason),
+            UpdateError::Gradient {
+                parameter,
+                index,
+                value,
+            } => ("gradient", parameter, index, value),
+            UpdateError::Parameter {
+                parameter,
+                index,
+                value,
+            } => ("update", parameter, index, value),
         };
-        let (what, parameter, index, value) =
-            match (self.adam).update_with(&settings, &mut params, gradients, &mut self.scratch) {
-                Ok(_) => {
-                    if write {
-                        write_tensors(model, &params, true).map_err(DlvmError::Device)?;
-                    } else {
-                        self.stale = true;
-                    }
-                    self.params = Some(params);
-                    return Ok(());
-                }
-                Err(UpdateError::Mismatch(reason)) => return Err(DlvmError::Device(reason)),
-                Err(UpdateError::Gradient {
-                    parameter,
-                    index,
-                    value,
-                }) => ("gradient", parameter, index, value),
-                Err(UpdateError::Parameter {
-                    parameter,
-                    index,
-                    value,
-                }) => ("update", parameter, index, value),
-            };
-        Err(DlvmError::NonFiniteParameter {
+        DlvmError::NonFiniteParameter {
             epoch,
             batch,
             what,
@@ -451,7 +471,7 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
             index,
             value,
             checkpoint: self.last_good_file(),
-        })
+        }
     }
 
     fn diverged(&self, epoch: usize, batch: usize, what: &'static str, value: f32) -> DlvmError {

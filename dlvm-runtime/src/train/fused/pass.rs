@@ -1,6 +1,8 @@
-//! The negative ELBO of a shard of rows and its gradient in every parameter: one forward and one
-//! backward pass over host buffers, the hand-derived chain rule of the computation
-//! [`elbo`](crate::bound::elbo) records on dfdx's tape.
+//! The negative ELBO of a shard of rows and the gradient with respect to every dense layer's
+//! output (its *signal*): one forward and one backward pass over host buffers, the
+//! hand-derived chain rule of the computation [`elbo`](crate::bound::elbo) records on dfdx's
+//! tape. The parameter gradients, which need only the signals and the layers' inputs, are
+//! computed afterwards for all shards at once (`weights.rs`).
 //!
 //! # Formula
 //! For rows `x_r` with noise `ε_r` and a scale `c` (`1/n` of the whole minibatch):
@@ -9,15 +11,16 @@
 //! - decoder `η = g_L(… ) W_Lᵀ + b_L`, `ℓ_r = log Φ(x_r | η_r)`;
 //! - `L = -c Σ_r (ℓ_r - KL_r)`.
 //!
-//! Backward: `∂L/∂η = -c ∂ℓ/∂η`; each dense layer `y = u Wᵀ + b` gives `∂W += gyᵀ u`,
-//! `∂b += Σ_r gy_r`, `∂u = gy W`, and each activation `∂a = ∂y ⊙ f'(a)`; at the latent code
-//! `∂L/∂m = ∂L/∂z + c m` and `∂L/∂v = ½ ∂L/∂z ⊙ ε ⊙ s + ½ c (e^v - 1)`.
+//! Backward: `∂L/∂η = -c ∂ℓ/∂η`; each dense layer `y = u Wᵀ + b` with signal `gy = ∂L/∂y`
+//! passes `∂u = gy W` down, and each activation `∂a = ∂y ⊙ f'(a)`; at the latent code
+//! `∂L/∂m = ∂L/∂z + c m` and `∂L/∂v = ½ ∂L/∂z ⊙ ε ⊙ s + ½ c (e^v - 1)`. (The layer's own
+//! gradients are `∂W = gyᵀ u` and `∂b = Σ_r gy_r`.)
 
-use super::plan::{Dense, Plan};
+use super::plan::{Dense, LayerInput, Plan};
 use crate::architecture::Activation;
 use crate::family::OutputFamily;
 use crate::kernels::{
-    activate, bias_gradient_into, forward_into, input_gradient_into, weight_gradient_into,
+    activate, forward_into, input_gradient_into,
     Destination::{Add, Overwrite},
 };
 use crate::train::NamedTensor;
@@ -42,10 +45,27 @@ pub(crate) struct Workspace {
     raw: Vec<f32>,
     log_lik: Vec<f32>,
     grad_raw: Vec<f32>,
-    upstream: Vec<f32>,
-    downstream: Vec<f32>,
-    grad_mean: Vec<f32>,
-    grad_log_variance: Vec<f32>,
+    grad_z: Vec<f32>,
+    /// `∂L/∂y` of every dense layer's output `y` (before its activation), `n × outputs`,
+    /// numbered as [`Plan::layers`].
+    signals: Vec<Vec<f32>>,
+}
+
+impl Workspace {
+    /// What layer `layer` read in the last pass: rows of its input, `n × inputs`.
+    pub(crate) fn input<'a>(&'a self, plan: &Plan, x: &'a [f32], layer: usize) -> &'a [f32] {
+        match plan.input_of(layer) {
+            LayerInput::Data => x,
+            LayerInput::Trunk(k) => &self.trunk[k].values,
+            LayerInput::Latent => &self.z,
+            LayerInput::Decoder(k) => &self.decoder[k].values,
+        }
+    }
+
+    /// The signal `∂L/∂y` of layer `layer` from the last pass, `n × outputs`.
+    pub(crate) fn signal(&self, layer: usize) -> &[f32] {
+        &self.signals[layer]
+    }
 }
 
 /// The rows of one shard: data `x` (`n × p`, row-major) and noise `eps` (`n × d`).
@@ -56,20 +76,18 @@ pub(crate) struct Rows<'a> {
     pub n: usize,
 }
 
-/// `L = -scale Σ_r ELBO(x_r, ε_r)` for the shard `rows`, with its gradient in every tensor of
-/// `params` written to `grads` (same order and shapes; resized, then each written once by its
-/// layer, so nothing is zero-filled).
+/// `L = -scale Σ_r ELBO(x_r, ε_r)` for the shard `rows`, with every layer's signal `∂L/∂y`
+/// left in `ws` (see [`Workspace::signal`]).
 ///
 /// # Panics
 /// When `rows` does not fit the plan's widths (a bug in the caller).
-pub(crate) fn loss_and_gradients<F: OutputFamily>(
+pub(crate) fn loss_and_signals<F: OutputFamily>(
     plan: &Plan,
     family: &F,
     params: &[NamedTensor],
     rows: Rows,
     scale: f32,
     ws: &mut Workspace,
-    grads: &mut Vec<NamedTensor>,
 ) -> f32 {
     assert_eq!(
         rows.x.len(),
@@ -81,26 +99,9 @@ pub(crate) fn loss_and_gradients<F: OutputFamily>(
         rows.n * plan.latent,
         "noise rows of the wrong width"
     );
-    shape_gradients(params, grads);
     let loss = forward(plan, family, params, rows, scale, ws);
-    backward(plan, params, rows, scale, ws, grads);
+    backward(plan, params, rows, scale, ws);
     loss
-}
-
-/// `grads` shaped like `params` (its buffers reused; the values are left to the pass).
-fn shape_gradients(params: &[NamedTensor], grads: &mut Vec<NamedTensor>) {
-    grads.truncate(params.len());
-    for (k, p) in params.iter().enumerate() {
-        match grads.get_mut(k) {
-            Some(g) => g.values.resize(p.values.len(), 0.0),
-            None => grads.push(NamedTensor {
-                name: p.name.clone(),
-                shape: p.shape.clone(),
-                trainable: p.trainable,
-                values: vec![0.0; p.values.len()],
-            }),
-        }
-    }
 }
 
 /// Runs the network forward, keeping what the backward pass needs; returns the loss.
@@ -206,120 +207,70 @@ fn hidden_forward(
     }
 }
 
-/// The chain rule from `∂L/∂η` back to every parameter.
-fn backward(
-    plan: &Plan,
-    params: &[NamedTensor],
-    rows: Rows,
-    scale: f32,
-    ws: &mut Workspace,
-    grads: &mut [NamedTensor],
-) {
+/// The chain rule from `∂L/∂η` down to every layer's signal (the encoder's first layer is the
+/// last: nothing below it needs a gradient).
+fn backward(plan: &Plan, params: &[NamedTensor], rows: Rows, scale: f32, ws: &mut Workspace) {
     let n = rows.n;
-    ws.upstream.clear();
-    ws.upstream.extend(ws.grad_raw.iter().map(|&g| -scale * g));
-    let Workspace {
-        trunk,
-        mean,
-        log_variance,
-        sd,
-        z,
-        decoder,
-        upstream,
-        downstream,
-        grad_mean,
-        grad_log_variance,
-        ..
-    } = ws;
-    hidden_backward(
-        &plan.decoder,
-        params,
-        z,
-        decoder,
-        n,
-        true,
-        upstream,
-        downstream,
-        grads,
-    );
-    // `upstream` is now ∂L/∂z.
-    latent_backward(
-        scale,
-        mean,
-        log_variance,
-        sd,
-        rows.eps,
-        upstream,
-        grad_mean,
-        grad_log_variance,
-    );
-    let h = trunk.last().map_or(rows.x, |l| &l.values);
-    for (head, g) in [
-        (&plan.mean, &*grad_mean),
-        (&plan.log_variance, &*grad_log_variance),
-    ] {
-        parameter_gradients(head, g, h, n, grads);
+    let count = plan.layers().count();
+    ws.signals.resize_with(count, Vec::new);
+    let output = &mut ws.signals[count - 1];
+    output.clear();
+    output.extend(ws.grad_raw.iter().map(|&g| -scale * g));
+    let first = plan.decoder_layer();
+    for (k, layer) in plan.decoder.iter().enumerate().rev() {
+        let (lower, upper) = ws.signals.split_at_mut(first + k);
+        let below = match k.checked_sub(1) {
+            Some(j) => Some((&mut lower[first + j], &ws.decoder[j].derivative)),
+            None => None,
+        };
+        match below {
+            Some((target, derivative)) => {
+                pass_down(layer, params, &upper[0], n, target, Overwrite);
+                apply_derivative(target, derivative);
+            }
+            None => pass_down(layer, params, &upper[0], n, &mut ws.grad_z, Overwrite),
+        }
     }
-    let Some(top) = plan.trunk.last() else {
+    let mean = plan.mean_layer();
+    let (lower, heads) = ws.signals.split_at_mut(mean);
+    let [grad_mean, grad_log_variance] = &mut heads[..2] else {
+        unreachable!("the plan has both heads")
+    };
+    let latent = Latent {
+        mean: &ws.mean,
+        log_variance: &ws.log_variance,
+        sd: &ws.sd,
+        eps: rows.eps,
+    };
+    latent_backward(scale, latent, &ws.grad_z, grad_mean, grad_log_variance);
+    let Some((top, below)) = lower.split_last_mut() else {
         return;
     };
-    upstream.resize(n * top.outputs, 0.0);
-    let heads = [
-        (&plan.mean, &*grad_mean, Overwrite),
-        (&plan.log_variance, &*grad_log_variance, Add),
-    ];
-    for (head, g, destination) in heads {
-        let w = &params[head.weight].values;
-        input_gradient_into(upstream, g, w, n, head.inputs, head.outputs, destination);
+    pass_down(&plan.mean, params, grad_mean, n, top, Overwrite);
+    pass_down(&plan.log_variance, params, grad_log_variance, n, top, Add);
+    apply_derivative(top, &ws.trunk[below.len()].derivative);
+    for k in (1..plan.trunk.len()).rev() {
+        let (lower, upper) = ws.signals.split_at_mut(k);
+        let target = &mut lower[k - 1];
+        pass_down(&plan.trunk[k], params, &upper[0], n, target, Overwrite);
+        apply_derivative(target, &ws.trunk[k - 1].derivative);
     }
-    apply_derivative(upstream, &trunk[trunk.len() - 1].derivative);
-    let layers = &plan.trunk;
-    hidden_backward(
-        layers, params, rows.x, trunk, n, false, upstream, downstream, grads,
-    );
 }
 
-/// Back through `layers`, `upstream` holding the gradient of the last layer's output before any
-/// activation: each layer's parameter gradients, then its input gradient times the derivative of
-/// the activation below. Layer `k > 0` reads `hidden[k - 1]` (its input and that input's
-/// activation derivative), layer 0 reads `input`. When `input_gradient`, `upstream` ends as
-/// `∂L/∂input`.
-#[allow(clippy::too_many_arguments)]
-fn hidden_backward(
-    layers: &[Dense],
+/// `target (n × inputs) ← gy W` (or `+=`): the gradient a dense layer with signal `gy` passes
+/// to its input.
+fn pass_down(
+    layer: &Dense,
     params: &[NamedTensor],
-    input: &[f32],
-    hidden: &[Hidden],
+    gy: &[f32],
     n: usize,
-    input_gradient: bool,
-    upstream: &mut Vec<f32>,
-    downstream: &mut Vec<f32>,
-    grads: &mut [NamedTensor],
+    target: &mut Vec<f32>,
+    destination: crate::kernels::Destination,
 ) {
-    for (k, layer) in layers.iter().enumerate().rev() {
-        let below = k.checked_sub(1).map(|j| &hidden[j]);
-        let u = below.map_or(input, |h| &h.values);
-        parameter_gradients(layer, upstream, u, n, grads);
-        if below.is_none() && !input_gradient {
-            break;
-        }
-        downstream.resize(n * layer.inputs, 0.0);
-        let w = &params[layer.weight].values;
-        let (i, o) = (layer.inputs, layer.outputs);
-        input_gradient_into(downstream, upstream, w, n, i, o, Overwrite);
-        if let Some(h) = below {
-            apply_derivative(downstream, &h.derivative);
-        }
-        std::mem::swap(upstream, downstream);
-    }
-}
-
-/// `∂W = gyᵀ u`, `∂b = Σ_r gy_r` of one dense layer (each parameter belongs to one layer, so
-/// these are its whole gradients).
-fn parameter_gradients(layer: &Dense, gy: &[f32], u: &[f32], n: usize, grads: &mut [NamedTensor]) {
     let (i, o) = (layer.inputs, layer.outputs);
-    weight_gradient_into(&mut grads[layer.weight].values, gy, u, n, i, o, Overwrite);
-    bias_gradient_into(&mut grads[layer.bias].values, gy, Overwrite);
+    target.resize(n * i, 0.0);
+    let w = &params[layer.weight].values;
+    input_gradient_into(target, gy, w, n, i, o, destination);
 }
 
 /// `g ⊙= f'`: the chain rule through an element-wise activation.
@@ -329,18 +280,29 @@ fn apply_derivative(g: &mut [f32], derivative: &[f32]) {
     }
 }
 
+/// The encoder's outputs at the latent layer for a shard: `m`, `v`, `s = e^{v/2}` and the
+/// noise `ε`.
+struct Latent<'a> {
+    mean: &'a [f32],
+    log_variance: &'a [f32],
+    sd: &'a [f32],
+    eps: &'a [f32],
+}
+
 /// `∂L/∂m = ∂L/∂z + c m`, `∂L/∂v = ½ ∂L/∂z ⊙ ε ⊙ s + ½ c (e^v - 1)`.
-#[allow(clippy::too_many_arguments)]
 fn latent_backward(
     scale: f32,
-    mean: &[f32],
-    log_variance: &[f32],
-    sd: &[f32],
-    eps: &[f32],
+    latent: Latent,
     grad_z: &[f32],
     grad_mean: &mut Vec<f32>,
     grad_log_variance: &mut Vec<f32>,
 ) {
+    let Latent {
+        mean,
+        log_variance,
+        sd,
+        eps,
+    } = latent;
     grad_mean.clear();
     grad_mean.extend(grad_z.iter().zip(mean).map(|(&g, &m)| g + scale * m));
     grad_log_variance.clear();

@@ -73,6 +73,57 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// Every dense layer, numbered as the pass stores their signals: the encoder's hidden
+    /// layers, the mean head, the log-variance head, the decoder's layers.
+    pub(crate) fn layers(&self) -> impl Iterator<Item = &Dense> {
+        let heads = [&self.mean, &self.log_variance];
+        self.trunk.iter().chain(heads).chain(&self.decoder)
+    }
+
+    /// The number of the mean head in [`layers`](Self::layers) (the log-variance head follows,
+    /// then the decoder).
+    pub(crate) fn mean_layer(&self) -> usize {
+        self.trunk.len()
+    }
+
+    /// The number of the decoder's first layer in [`layers`](Self::layers).
+    pub(crate) fn decoder_layer(&self) -> usize {
+        self.trunk.len() + 2
+    }
+
+    /// Which tensor each layer reads: the data for the encoder's first layer (or the heads
+    /// when it has none), the output of the layer below for the others, and the latent code
+    /// for the decoder's first layer.
+    pub(crate) fn input_of(&self, layer: usize) -> LayerInput {
+        let (mean, decoder) = (self.mean_layer(), self.decoder_layer());
+        match layer {
+            0 if mean > 0 => LayerInput::Data,
+            l if l < mean => LayerInput::Trunk(l - 1),
+            l if l < decoder => self
+                .trunk
+                .len()
+                .checked_sub(1)
+                .map_or(LayerInput::Data, LayerInput::Trunk),
+            l if l == decoder => LayerInput::Latent,
+            l => LayerInput::Decoder(l - decoder - 1),
+        }
+    }
+}
+
+/// What a dense layer reads (see [`Plan::input_of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LayerInput {
+    /// The observed rows.
+    Data,
+    /// The output of the encoder's hidden layer with this number.
+    Trunk(usize),
+    /// The latent code `z`.
+    Latent,
+    /// The output of the decoder's hidden layer with this number.
+    Decoder(usize),
+}
+
 /// Walks the tensor list, checking each expected shape.
 struct Cursor<'a> {
     params: &'a [NamedTensor],
@@ -177,6 +228,30 @@ mod tests {
             (dense(2, 5, 3), dense(4, 5, 3))
         );
         assert_eq!(plan.decoder, vec![dense(6, 3, 4), dense(8, 4, 7)]);
+        let layers: Vec<usize> = plan.layers().map(|l| l.weight).collect();
+        assert_eq!(layers, [0, 2, 4, 6, 8]);
+        let inputs: Vec<LayerInput> = (0..5).map(|l| plan.input_of(l)).collect();
+        use LayerInput::*;
+        assert_eq!(inputs, [Data, Trunk(0), Trunk(0), Latent, Decoder(0)]);
+    }
+
+    #[test]
+    fn without_hidden_layers_the_heads_read_the_data_and_the_decoder_the_code() {
+        let mut bare = architecture();
+        bare.encoder.hidden.clear();
+        bare.decoder.hidden.clear();
+        let tensors = vec![
+            tensor("m.weight", &[3, 7]),
+            tensor("m.bias", &[3]),
+            tensor("v.weight", &[3, 7]),
+            tensor("v.bias", &[3]),
+            tensor("d.weight", &[7, 3]),
+            tensor("d.bias", &[7]),
+        ];
+        let plan = Plan::new(&bare, &tensors, 7, 3, 7).unwrap();
+        let inputs: Vec<LayerInput> = (0..3).map(|l| plan.input_of(l)).collect();
+        use LayerInput::*;
+        assert_eq!(inputs, [Data, Data, Latent]);
     }
 
     #[test]
