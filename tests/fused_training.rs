@@ -58,9 +58,28 @@ fn data(rows: usize, cols: usize, seed: u64, draw: impl Fn(&mut StdRng) -> f32) 
 }
 
 fn bits(rows: usize, cols: usize, seed: u64) -> Dataset {
+    bits_with(rows, cols, seed, 0.3)
+}
+
+/// Bits that are 1 with probability `p`. At most a quarter of the entries non-zero is sparse
+/// for the fused pass: its first layer then works from the non-zero entries.
+fn bits_with(rows: usize, cols: usize, seed: u64, p: f32) -> Dataset {
     data(rows, cols, seed, |r| {
-        f32::from(u8::from(r.gen::<f32>() < 0.3))
+        f32::from(u8::from(r.gen::<f32>() < p))
     })
+}
+
+/// 30 sparse rows (1 with probability 0.05) then 7 dense ones (0.7): sparse as a whole, but
+/// the last shard is dense with 2 or 3 workers and takes the dense path.
+fn mixed_bits(seed: u64) -> Dataset {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let values: Vec<f32> = (0..37 * 6)
+        .map(|k| {
+            let p = if k < 30 * 6 { 0.05 } else { 0.7 };
+            f32::from(u8::from(rng.gen::<f32>() < p))
+        })
+        .collect();
+    Dataset::from_vec("mixed", 37, 6, values).unwrap()
 }
 
 fn reals(rows: usize, cols: usize, seed: u64) -> Dataset {
@@ -155,6 +174,15 @@ fn the_fused_gradient_is_the_tape_gradient_for_every_activation_and_family() {
         &bits(37, 6, 2),
         "relu, Bernoulli",
     );
+    let sparse = bits_with(37, 6, 6, 0.1);
+    let tanh = TanhBernoulli::new(&dev, 6);
+    assert_fused_matches_tape(&tanh, &sparse, "tanh, Bernoulli, sparse data");
+    let relu = ReluBernoulli::new(&dev, 7);
+    assert_fused_matches_tape(
+        &relu,
+        &mixed_bits(7),
+        "relu, Bernoulli, sparse and dense shards",
+    );
     let gaussian = SigmoidGaussian::new(&dev, 3);
     assert_fused_matches_tape(&gaussian, &reals(37, 5, 3), "sigmoid, Gaussian");
     let poisson = SoftplusPoisson::new(&dev, 4);
@@ -178,10 +206,10 @@ fn the_fused_pass_checks_its_input() {
     assert!(fused_loss_and_gradients(&model, &wide, &[0], &[0.0; 3], 1).is_err());
 }
 
-/// Trains `TanhBernoulli` for 3 epochs of 10 minibatches (gradients clipped at `clip`);
-/// returns the history and the model.
-fn train(fused: bool, workers: usize, clip: Option<f64>) -> (History, TanhBernoulli) {
-    let (train, valid) = (bits(400, 6, 10), bits(100, 6, 11));
+/// Trains `TanhBernoulli` for 3 epochs of 10 minibatches (gradients clipped at `clip`) on bits
+/// that are 1 with probability `p`; returns the history and the model.
+fn train(fused: bool, workers: usize, clip: Option<f64>, p: f32) -> (History, TanhBernoulli) {
+    let (train, valid) = (bits_with(400, 6, 10, p), bits_with(100, 6, 11, p));
     let mut model = TanhBernoulli::new(&Cpu::default(), 0);
     let config = TrainConfig {
         epochs: 3,
@@ -203,10 +231,19 @@ fn train(fused: bool, workers: usize, clip: Option<f64>) -> (History, TanhBernou
 fn the_trainer_on_the_fused_pass_trains_the_model_the_tape_trains() {
     let initial = read_tensors(&TanhBernoulli::new(&Cpu::default(), 0)).unwrap();
     // Without clipping Adam's step is proposed part by part as the gradient is written; with
-    // clipping (at 0.1, below the gradients' norms here) the whole gradient comes first.
-    for (workers, clip) in [(1, None), (2, None), (2, Some(0.1))] {
-        let (tape, tape_model) = train(false, 1, clip);
-        let (fused, fused_model) = train(true, workers, clip);
+    // clipping (at 0.1, below the gradients' norms here) the whole gradient comes first. With
+    // sparse data (p = 0.1) the pass holds the first weight and its moments transposed between
+    // the epochs' ends.
+    let runs = [
+        (1, None, 0.3),
+        (2, None, 0.3),
+        (2, Some(0.1), 0.3),
+        (2, None, 0.1),
+        (1, Some(0.1), 0.1),
+    ];
+    for (workers, clip, p) in runs {
+        let (tape, tape_model) = train(false, 1, clip, p);
+        let (fused, fused_model) = train(true, workers, clip, p);
         for (a, b) in fused.epochs.iter().zip(&tape.epochs) {
             // The two gradients differ by rounding only (previous test); over 30 Adam steps
             // that moves the ELBO by far less than 0.1%, while one epoch moves it by percents.

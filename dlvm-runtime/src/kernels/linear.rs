@@ -75,6 +75,54 @@ pub(super) fn product_into(out: &mut [f32], xs: &[f32], ws: &[f32], n: usize, i:
     accumulate_product(dst, lhs, rhs, n, o, i);
 }
 
+/// `out = xs · wt + bias` for a layer whose weight is held transposed, `wt = Wᵀ` (`i × o`,
+/// row-major; `o = bias.len()`): `out` becomes `n × o`, its allocation reused.
+///
+/// # Formula
+/// `y_rj = b_j + Σ_k x_rk Wᵀ_kj`
+pub(crate) fn transposed_forward_into(
+    out: &mut Vec<f32>,
+    xs: &[f32],
+    wt: &[f32],
+    bias: &[f32],
+    n: usize,
+    i: usize,
+) {
+    let o = bias.len();
+    assert!(xs.len() == n * i && wt.len() == i * o);
+    out.clear();
+    for _ in 0..n {
+        out.extend_from_slice(bias);
+    }
+    // dst (r, c) at r·o + c; lhs (r, k) = xs at r·i + k; rhs (k, c) = wt at k·o + c.
+    let dst = Strided::row_major(out, o);
+    accumulate_product(dst, Operand::new(xs, 1, i), Operand::new(wt, 1, o), n, o, i);
+}
+
+/// The rows `inputs` of the gradient of a weight held transposed (`Wᵀ`, `i × o`):
+/// `gwt (|inputs| × o) += xs[·, inputs]ᵀ · gy` (or `=`), `xs` being `n × i` and `gy` `n × o`.
+///
+/// # Formula
+/// `∂L/∂Wᵀ_kj += Σ_r x_rk (∂L/∂y_rj)` for `k ∈ inputs`
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn transposed_weight_gradient_rows_into(
+    gwt: &mut [f32],
+    xs: &[f32],
+    gy: &[f32],
+    n: usize,
+    i: usize,
+    o: usize,
+    inputs: std::ops::Range<usize>,
+    destination: Destination,
+) {
+    let rows = inputs.len();
+    assert!(inputs.end <= i && gwt.len() == rows * o && gy.len() == n * o && xs.len() == n * i);
+    // dst (k, c) at k·o + c; lhs (k, r) = xs at r·i + inputs.start + k; rhs (r, c) = gy at r·o + c.
+    let dst = Strided::row_major(gwt, o).to(destination);
+    let lhs = Operand::new(&xs[inputs.start.min(xs.len())..], i, 1);
+    accumulate_product(dst, lhs, Operand::new(gy, 1, o), rows, o, n);
+}
+
 /// Whether a product adds to its destination or replaces it (no zero-fill and no read of the
 /// old values needed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -368,6 +416,59 @@ mod tests {
         let mut empty = vec![f32::NAN; o * i];
         weight_gradient_into(&mut empty, &[], &[], 0, i, o, Destination::Overwrite);
         assert_eq!(empty, vec![0.0; o * i]);
+    }
+
+    #[test]
+    fn the_products_of_a_transposed_weight_match_direct_sums() {
+        let (n, i, o) = (5, 9, 4);
+        let (xs, ws, gy) = operands(n, i, o);
+        let mut wt = vec![0.0; i * o];
+        for j in 0..o {
+            for k in 0..i {
+                wt[k * o + j] = ws[j * i + k];
+            }
+        }
+        let bias: Vec<f32> = (0..o).map(|j| j as f32 - 1.5).collect();
+        let mut y = vec![9.0; 3];
+        transposed_forward_into(&mut y, &xs, &wt, &bias, n, i);
+        for r in 0..n {
+            for j in 0..o {
+                let want = bias[j] + (0..i).map(|k| xs[r * i + k] * ws[j * i + k]).sum::<f32>();
+                assert!((y[r * o + j] - want).abs() < 1e-5, "y ({r}, {j})");
+            }
+        }
+        let inputs = 2..7;
+        let mut gwt = vec![0.25; inputs.len() * o];
+        transposed_weight_gradient_rows_into(
+            &mut gwt,
+            &xs,
+            &gy,
+            n,
+            i,
+            o,
+            inputs.clone(),
+            Destination::Add,
+        );
+        for (a, k) in inputs.clone().enumerate() {
+            for j in 0..o {
+                let want = 0.25 + (0..n).map(|r| xs[r * i + k] * gy[r * o + j]).sum::<f32>();
+                assert!((gwt[a * o + j] - want).abs() < 1e-5, "gwt ({k}, {j})");
+            }
+        }
+        let mut fresh = vec![f32::NAN; inputs.len() * o];
+        transposed_weight_gradient_rows_into(
+            &mut fresh,
+            &xs,
+            &gy,
+            n,
+            i,
+            o,
+            inputs,
+            Destination::Overwrite,
+        );
+        for (f, g) in fresh.iter().zip(&gwt) {
+            assert!((f + 0.25 - g).abs() < 1e-5);
+        }
     }
 
     #[test]

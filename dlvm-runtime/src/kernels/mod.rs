@@ -13,8 +13,8 @@ mod sparse;
 
 pub(crate) use activations::activate;
 pub(crate) use linear::{
-    bias_gradient_rows_into, forward_into, input_gradient_into, weight_gradient_rows_into,
-    Destination,
+    bias_gradient_rows_into, forward_into, input_gradient_into, transposed_forward_into,
+    transposed_weight_gradient_rows_into, weight_gradient_rows_into, Destination,
 };
 pub(crate) use ops::is_cpu;
 pub use ops::{
@@ -22,3 +22,4 @@ pub use ops::{
     bernoulli_rows_with_gradient_host, data_linear, linear, tanh,
 };
 pub use slices::sigmoid;
+pub(crate) use sparse::{transpose_into, SparseColumns, SparseRows};

@@ -18,8 +18,8 @@ pub(super) const MAX_DENSITY: f32 = 0.25;
 pub(super) const MIN_ROWS: usize = 128;
 
 /// The non-zero entries of a row-major `n × width` matrix, row by row (compressed rows).
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct SparseRows {
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct SparseRows {
     /// Row `r`'s entries are `columns[starts[r]..starts[r + 1]]`, `values[..]` alike.
     starts: Vec<usize>,
     columns: Vec<u32>,
@@ -52,6 +52,49 @@ impl SparseRows {
             &mut rows.values,
         );
         Some(rows)
+    }
+
+    /// Compresses `xs` (`n × width`, row-major) into `self`, reusing its buffers, when at most
+    /// `MAX_DENSITY` of its entries are non-zero (any number of rows: for callers that hold
+    /// the transposed weights already, see [`product_transposed_into`](Self::product_transposed_into));
+    /// `false` (and `self` unspecified) otherwise.
+    pub(crate) fn compress(&mut self, xs: &[f32], width: usize) -> bool {
+        if width == 0 || xs.len() % width != 0 || width > u32::MAX as usize {
+            return false;
+        }
+        let nonzero = xs.iter().filter(|&&v| v != 0.0).count();
+        if nonzero as f32 > MAX_DENSITY * xs.len() as f32 {
+            return false;
+        }
+        self.width = width;
+        self.starts.clear();
+        self.columns.clear();
+        self.values.clear();
+        compress_rows(
+            xs,
+            width,
+            &mut self.starts,
+            &mut self.columns,
+            &mut self.values,
+        );
+        true
+    }
+
+    /// `out (n × o) += x · Wᵀ` for `W` given as its transpose `wt` (`width × o`, row-major):
+    /// each row adds the rows of `Wᵀ` that its non-zero entries pick.
+    ///
+    /// # Formula
+    /// `out[r, ·] += Σ_{k: x_rk ≠ 0} x_rk Wᵀ[k, ·]`
+    pub(crate) fn product_transposed_into(&self, out: &mut [f32], wt: &[f32], o: usize) {
+        assert!(out.len() == self.rows() * o && wt.len() == self.width * o);
+        if o == 0 {
+            return;
+        }
+        for (r, row) in out.chunks_exact_mut(o).enumerate() {
+            let entries = self.starts[r]..self.starts[r + 1];
+            let (columns, values) = (&self.columns[entries.clone()], &self.values[entries]);
+            add_picked_rows(row, columns, values, wt, o);
+        }
     }
 
     /// The number of rows.
@@ -127,6 +170,155 @@ multiversion! {
     }
 }
 
+multiversion! {
+    /// `out += Σ_e values[e] · table[indices[e], ..out.len()]` (`table`: rows of `stride`
+    /// values, `stride ≥ out.len()`). `out` is done in tiles of columns whose sums stay in
+    /// registers over all the entries, so `out` is loaded and stored once per tile rather than
+    /// once per entry; within a tile each sum adds the entries in their order, as two partial
+    /// sums (even and odd entries) added at the end.
+    fn add_picked_rows(
+        out: &mut [f32],
+        indices: &[u32],
+        values: &[f32],
+        table: &[f32],
+        stride: usize
+    ) {
+        let picked = Picked {
+            indices,
+            values,
+            table,
+            stride,
+        };
+        let width = out.len();
+        let mut c = 0;
+        while c + 64 <= width {
+            picked.add_tile::<64>(out, c);
+            c += 64;
+        }
+        for tile in [32, 16, 8] {
+            if c + tile <= width {
+                match tile {
+                    32 => picked.add_tile::<32>(out, c),
+                    16 => picked.add_tile::<16>(out, c),
+                    _ => picked.add_tile::<8>(out, c),
+                }
+                c += tile;
+            }
+        }
+        while c < width {
+            picked.add_tile::<1>(out, c);
+            c += 1;
+        }
+    }
+}
+
+/// Entries `(indices[e], values[e])` and the table whose rows they pick.
+struct Picked<'a> {
+    indices: &'a [u32],
+    values: &'a [f32],
+    table: &'a [f32],
+    stride: usize,
+}
+
+impl Picked<'_> {
+    /// `out[c..c + T] += Σ_e values[e] · table[indices[e], c..c + T]`.
+    #[inline(always)]
+    fn add_tile<const T: usize>(&self, out: &mut [f32], c: usize) {
+        let (mut even, mut odd) = ([0.0f32; T], [0.0f32; T]);
+        even.copy_from_slice(&out[c..c + T]);
+        let row = |e: usize| -> &[f32; T] {
+            let start = self.indices[e] as usize * self.stride + c;
+            self.table[start..start + T]
+                .try_into()
+                .expect("a tile of T values")
+        };
+        for p in 0..self.indices.len() / 2 {
+            let (a, b) = (2 * p, 2 * p + 1);
+            let (va, vb) = (self.values[a], self.values[b]);
+            let (ra, rb) = (row(a), row(b));
+            for j in 0..T {
+                even[j] += va * ra[j];
+                odd[j] += vb * rb[j];
+            }
+        }
+        if self.indices.len() % 2 == 1 {
+            let last = self.indices.len() - 1;
+            let (v, r) = (self.values[last], row(last));
+            for (s, &t) in even.iter_mut().zip(r) {
+                *s += v * t;
+            }
+        }
+        for ((o, &e), &d) in out[c..c + T].iter_mut().zip(&even).zip(&odd) {
+            *o = e + d;
+        }
+    }
+}
+
+/// The non-zero entries of a matrix column by column (compressed columns), made from its
+/// compressed rows: column `k`'s entries are `rows[starts[k]..starts[k + 1]]` (row indices,
+/// increasing) and `values[..]` alike.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct SparseColumns {
+    starts: Vec<usize>,
+    rows: Vec<u32>,
+    values: Vec<f32>,
+    /// Where the next entry of each column goes while sorting.
+    next: Vec<usize>,
+}
+
+impl SparseColumns {
+    /// The columns of `rows` (a counting sort of its entries by column), reusing the buffers.
+    pub(crate) fn transpose_from(&mut self, rows: &SparseRows) {
+        let width = rows.width;
+        self.starts.clear();
+        self.starts.resize(width + 1, 0);
+        for &k in &rows.columns {
+            self.starts[k as usize + 1] += 1;
+        }
+        for k in 0..width {
+            self.starts[k + 1] += self.starts[k];
+        }
+        let nonzero = rows.columns.len();
+        self.rows.clear();
+        self.rows.resize(nonzero, 0);
+        self.values.clear();
+        self.values.resize(nonzero, 0.0);
+        self.next.clone_from(&self.starts);
+        for r in 0..rows.rows() {
+            for e in rows.starts[r]..rows.starts[r + 1] {
+                let k = rows.columns[e] as usize;
+                let slot = self.next[k];
+                self.rows[slot] = r as u32;
+                self.values[slot] = rows.values[e];
+                self.next[k] += 1;
+            }
+        }
+    }
+
+    /// `out (|columns| × o) += xᵀ[columns, ·] · g` for `g` (`n × o`, row-major, `n` the rows
+    /// of the compressed matrix `x`).
+    ///
+    /// # Formula
+    /// `out[k, ·] += Σ_{r: x_rk ≠ 0} x_rk g[r, ·]` for `k ∈ columns`
+    pub(crate) fn transposed_product_into(
+        &self,
+        out: &mut [f32],
+        g: &[f32],
+        o: usize,
+        columns: std::ops::Range<usize>,
+    ) {
+        assert!(columns.end < self.starts.len() && out.len() == columns.len() * o);
+        if o == 0 {
+            return;
+        }
+        for (k, row) in columns.zip(out.chunks_exact_mut(o)) {
+            let entries = self.starts[k]..self.starts[k + 1];
+            let (rows, values) = (&self.rows[entries.clone()], &self.values[entries]);
+            add_picked_rows(row, rows, values, g, o);
+        }
+    }
+}
+
 /// `y += a x`, element-wise.
 #[inline(always)]
 fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
@@ -156,7 +348,7 @@ fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
 }
 
 /// `dst = srcᵀ` for `src` of shape `rows × cols`, both row-major (`dst`: `cols × rows`).
-fn transpose_into(dst: &mut [f32], src: &[f32], rows: usize, cols: usize) {
+pub(crate) fn transpose_into(dst: &mut [f32], src: &[f32], rows: usize, cols: usize) {
     assert!(src.len() == rows * cols && dst.len() == rows * cols);
     for_each_tile(rows, cols, src, |r, c0, segment| {
         for (v, c) in segment.iter().zip(c0..) {
@@ -234,6 +426,45 @@ mod tests {
                 assert!((out[r * o + j] - want).abs() < tolerance, "y ({r}, {j})");
             }
         }
+    }
+
+    #[test]
+    fn the_products_with_the_transpose_equal_the_dense_sums_for_any_row_count() {
+        // o = 125 = 64 + 32 + 16 + 8 + 5 exercises every tile width.
+        let (n, i, o) = (7, 45, 125);
+        let (xs, ws) = operands(n, i, o, 6);
+        let mut wt = vec![0.0; o * i];
+        transpose_into(&mut wt, &ws, o, i);
+        let mut rows = SparseRows::default();
+        assert!(rows.compress(&xs, i), "a sixth of the entries");
+        let mut out: Vec<f32> = (0..n * o).map(|k| k as f32 * 0.1).collect();
+        rows.product_transposed_into(&mut out, &wt, o);
+        for r in 0..n {
+            for j in 0..o {
+                let want = (r * o + j) as f32 * 0.1
+                    + (0..i).map(|k| xs[r * i + k] * ws[j * i + k]).sum::<f32>();
+                let tolerance = 1e-5 * want.abs().max(1.0);
+                assert!((out[r * o + j] - want).abs() < tolerance, "y ({r}, {j})");
+            }
+        }
+        // xᵀ[K, ·] g for the columns K = 3..40 of x, g = n × o.
+        let g: Vec<f32> = (0..n * o).map(|k| (k as f32 * 0.53).sin()).collect();
+        let mut columns = SparseColumns::default();
+        columns.transpose_from(&rows);
+        let cols = 3..40;
+        let mut gw = vec![0.5; cols.len() * o];
+        columns.transposed_product_into(&mut gw, &g, o, cols.clone());
+        for (a, k) in cols.enumerate() {
+            for j in 0..o {
+                let want = 0.5 + (0..n).map(|r| xs[r * i + k] * g[r * o + j]).sum::<f32>();
+                let tolerance = 1e-5 * want.abs().max(1.0);
+                assert!((gw[a * o + j] - want).abs() < tolerance, "gw ({k}, {j})");
+            }
+        }
+        let (dense, _) = operands(3, 10, 1, 2);
+        assert!(!rows.compress(&dense, 10), "half the entries");
+        assert!(rows.compress(&xs, i), "the buffers are reused");
+        assert_eq!(rows.rows(), n);
     }
 
     #[test]

@@ -311,6 +311,7 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
         let Some(mut fused) = self.fused.take() else {
             unreachable!("fused_step runs only once the pass is built")
         };
+        fused.enter(&mut params, &mut self.adam, train, chunk);
         let value = fused.loss(model.family(), &params, train, chunk, &eps);
         let settings = self.adam_settings();
         let result = if !value.is_finite() {
@@ -333,8 +334,13 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
         result
     }
 
-    /// Writes the host parameters into the model when it lags behind them.
+    /// Writes the host parameters into the model when it lags behind them, after putting the
+    /// parameters and Adam's moments back into the model's layout (the fused pass may hold a
+    /// tensor transposed between steps).
     fn sync(&mut self, model: &mut M) -> Result<()> {
+        if let (Some(fused), Some(params)) = (&mut self.fused, &mut self.params) {
+            fused.leave(params, &mut self.adam);
+        }
         if let (true, Some(params)) = (self.stale, &self.params) {
             write_tensors(model, params, true).map_err(DlvmError::Device)?;
         }

@@ -25,6 +25,7 @@ use super::adam::{
 use super::params::NamedTensor;
 use crate::data::Dataset;
 use crate::family::OutputFamily;
+use crate::kernels::{transpose_into, SparseRows};
 use crate::model::Dlvm;
 use crate::parallel::{row_shards, Workers};
 use dfdx::prelude::*;
@@ -44,6 +45,12 @@ pub(super) struct FusedGradients {
     grads: Vec<NamedTensor>,
     /// Where each tensor is cut between the parts (see `weights::tensor_bounds`).
     bounds: Vec<Vec<usize>>,
+    /// Whether the encoder's first layer reads sparse data (decided on the first minibatch;
+    /// `false` when the encoder has no hidden layer).
+    sparse_input: Option<bool>,
+    /// Whether the parameters and Adam's moments hold the encoder's first weight transposed
+    /// (between [`enter`](FusedGradients::enter) and [`leave`](FusedGradients::leave)).
+    first_transposed: bool,
 }
 
 /// One worker's rows of the minibatch and the workspace of its pass.
@@ -85,12 +92,14 @@ impl FusedGradients {
             })
             .collect();
         Some(Ok(Self {
-            bounds: tensor_bounds(&plan, params.len(), parts),
+            bounds: tensor_bounds(&plan, params.len(), parts, false),
             plan,
             shards: (0..parts).map(|_| Shard::default()).collect(),
             used: 0,
             grads,
             workers,
+            sparse_input: None,
+            first_transposed: false,
         }))
     }
 
@@ -107,6 +116,7 @@ impl FusedGradients {
     ) -> f32 {
         let n = rows.len();
         let scale = 1.0 / n as f32;
+        let first_transposed = self.first_transposed;
         let (plan, d) = (&self.plan, self.plan.latent);
         let shards = row_shards(n, self.shards.len());
         self.used = shards.len();
@@ -117,6 +127,7 @@ impl FusedGradients {
                 x: &shard.x,
                 eps: &eps[start * d..end * d],
                 n: shard.n,
+                first_transposed,
             };
             loss_and_signals(plan, family, params, rows, scale, &mut shard.workspace)
         };
@@ -127,16 +138,72 @@ impl FusedGradients {
         }
     }
 
+    /// Puts the encoder's first weight, in `params` and in Adam's moments, into the layout the
+    /// pass works in: transposed (`Wᵀ`, `inputs × outputs`) when the data are sparse, so that
+    /// the first layer's forward pass adds only the rows of `Wᵀ` its non-zero inputs pick and
+    /// its gradient `∂Wᵀ = xᵀ gy` only the signal rows of the non-zero entries (Adam is
+    /// element-wise, so it updates the transposed tensors alike). Sparsity is decided once, on
+    /// the minibatch `rows` of `data`; each shard checks its own rows again. Nothing changes for
+    /// dense data or an encoder without hidden layers. Undone by [`leave`](Self::leave), which
+    /// must run before the parameters or the moments are used outside the pass.
+    pub(super) fn enter(
+        &mut self,
+        params: &mut [NamedTensor],
+        adam: &mut AdamState,
+        data: &Dataset,
+        rows: &[usize],
+    ) {
+        let Some(&layer) = self.plan.trunk.first() else {
+            return;
+        };
+        let sparse = *self.sparse_input.get_or_insert_with(|| {
+            let mut x = Vec::new();
+            data.gather(rows, &mut x);
+            SparseRows::default().compress(&x, layer.inputs)
+        });
+        if sparse && !self.first_transposed {
+            self.transpose_first(params, adam, layer.outputs, layer.inputs);
+        }
+    }
+
+    /// Puts the encoder's first weight back into the model's layout (see
+    /// [`enter`](Self::enter)).
+    pub(super) fn leave(&mut self, params: &mut [NamedTensor], adam: &mut AdamState) {
+        if let (true, Some(&layer)) = (self.first_transposed, self.plan.trunk.first()) {
+            self.transpose_first(params, adam, layer.inputs, layer.outputs);
+        }
+    }
+
+    /// Transposes the first weight (now `rows × cols`) in `params` and both moments, and
+    /// switches the layout the pass (and its cuts between parts) assume.
+    fn transpose_first(
+        &mut self,
+        params: &mut [NamedTensor],
+        adam: &mut AdamState,
+        rows: usize,
+        cols: usize,
+    ) {
+        let weight = self.plan.trunk[0].weight;
+        let moments = [&mut adam.moment1, &mut adam.moment2];
+        let tensors = moments.into_iter().filter_map(|m| m.get_mut(weight));
+        let own = [&mut params[weight], &mut self.grads[weight]];
+        for tensor in tensors.chain(own) {
+            let mut turned = vec![0.0; tensor.values.len()];
+            transpose_into(&mut turned, &tensor.values, rows, cols);
+            tensor.values = turned;
+        }
+        self.first_transposed = !self.first_transposed;
+        let parts = self.shards.len();
+        self.bounds = tensor_bounds(&self.plan, params.len(), parts, self.first_transposed);
+    }
+
     /// Phase 2 without an optimiser: the gradient of the last [`loss`](Self::loss) in every
     /// parameter tensor (same order as `params` there).
     pub(super) fn gradients(&mut self) -> &[NamedTensor] {
         let parts: Vec<Vec<&mut [f32]>> = split_into_parts(&mut self.grads, &self.bounds);
-        run_parts(
-            &self.plan,
-            &self.shards[..self.used],
-            self.workers.as_ref(),
-            parts,
-        );
+        let shards = &self.shards[..self.used];
+        let transposed = self.first_transposed;
+        run_parts(&self.plan, shards, self.workers.as_ref(), parts, transposed);
         &self.grads
     }
 
@@ -156,7 +223,9 @@ impl FusedGradients {
     ) -> Result<UpdateReport, UpdateError> {
         let (plan, shards) = (&self.plan, &self.shards[..self.used]);
         let workers = self.workers.as_ref();
-        let run = |parts: Vec<Vec<GradientPart<'_>>>| run_parts(plan, shards, workers, parts);
+        let transposed = self.first_transposed;
+        let run =
+            |parts: Vec<Vec<GradientPart<'_>>>| run_parts(plan, shards, workers, parts, transposed);
         adam.update_in_parts(
             settings,
             params,
@@ -175,6 +244,7 @@ fn run_parts<S: GradientSlot + Send>(
     shards: &[Shard],
     workers: Option<&Workers>,
     parts: Vec<Vec<S>>,
+    first_transposed: bool,
 ) -> Vec<(bool, f64)> {
     let views: Vec<ShardView> = shards
         .iter()
@@ -185,8 +255,9 @@ fn run_parts<S: GradientSlot + Send>(
         })
         .collect();
     let count = parts.len();
-    let run =
-        |(part, mut slots): (usize, Vec<S>)| part_gradients(plan, &views, part, count, &mut slots);
+    let run = |(part, mut slots): (usize, Vec<S>)| {
+        part_gradients(plan, &views, part, count, &mut slots, first_transposed)
+    };
     let jobs: Vec<_> = parts.into_iter().enumerate().collect();
     match workers {
         Some(workers) => workers.map(jobs, run),
@@ -216,7 +287,8 @@ fn split_into_parts<'a>(
 /// shards, the layers' units into that many parts, as in training); `None` when the pass does
 /// not apply to `model` (see [`TrainConfig::fused`](super::TrainConfig::fused)). The gradient
 /// equals that of [`elbo`](crate::bound::elbo)`(..).mean().negate()` through dfdx's tape, up to
-/// rounding.
+/// rounding. Sparse data take the pass's sparse path for the encoder's first layer, as in
+/// training.
 ///
 /// # Errors
 /// The data or the noise do not fit the model, a row index is out of range, a device error or
@@ -248,6 +320,10 @@ pub fn fused_loss_and_gradients<M: Dlvm<D>, D: Device<f32>>(
         return Ok(None);
     };
     let mut fused = built.map_err(crate::DlvmError::Device)?;
+    let mut adam = AdamState::default();
+    fused.enter(&mut params, &mut adam, data, rows);
     let loss = fused.loss(model.family(), &params, data, rows, eps);
-    Ok(Some((loss, fused.gradients().to_vec())))
+    fused.gradients();
+    fused.leave(&mut params, &mut adam);
+    Ok(Some((loss, fused.grads.clone())))
 }

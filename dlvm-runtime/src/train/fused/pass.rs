@@ -20,8 +20,9 @@ use super::plan::{Dense, LayerInput, Plan};
 use crate::architecture::Activation;
 use crate::family::OutputFamily;
 use crate::kernels::{
-    activate, forward_into, input_gradient_into,
+    activate, forward_into, input_gradient_into, transposed_forward_into,
     Destination::{Add, Overwrite},
+    SparseColumns, SparseRows,
 };
 use crate::train::NamedTensor;
 
@@ -46,6 +47,11 @@ pub(crate) struct Workspace {
     log_lik: Vec<f32>,
     grad_raw: Vec<f32>,
     grad_z: Vec<f32>,
+    /// The data rows compressed, when the first layer took the sparse path, and their columns
+    /// (for the first weight's gradient).
+    sparse: SparseRows,
+    columns: SparseColumns,
+    sparse_first: bool,
     /// `∂L/∂y` of every dense layer's output `y` (before its activation), `n × outputs`,
     /// numbered as [`Plan::layers`].
     signals: Vec<Vec<f32>>,
@@ -66,6 +72,12 @@ impl Workspace {
     pub(crate) fn signal(&self, layer: usize) -> &[f32] {
         &self.signals[layer]
     }
+
+    /// The data's non-zero entries by column, when the last pass's first layer took the sparse
+    /// path.
+    pub(crate) fn sparse_columns(&self) -> Option<&SparseColumns> {
+        self.sparse_first.then_some(&self.columns)
+    }
 }
 
 /// The rows of one shard: data `x` (`n × p`, row-major) and noise `eps` (`n × d`).
@@ -74,6 +86,10 @@ pub(crate) struct Rows<'a> {
     pub x: &'a [f32],
     pub eps: &'a [f32],
     pub n: usize,
+    /// Whether the encoder's first weight is held transposed (`W₁ᵀ`, `inputs × outputs`; see
+    /// `FusedGradients::enter`): the first layer then adds, for sparse rows, only the rows of
+    /// `W₁ᵀ` that the non-zero entries pick.
+    pub first_transposed: bool,
 }
 
 /// `L = -scale Σ_r ELBO(x_r, ε_r)` for the shard `rows`, with every layer's signal `∂L/∂y`
@@ -114,27 +130,43 @@ fn forward<F: OutputFamily>(
     ws: &mut Workspace,
 ) -> f32 {
     let n = rows.n;
+    let input = Input {
+        values: rows.x,
+        n,
+        first_transposed: rows.first_transposed,
+    };
+    ws.sparse_first = false;
+    let trunk = &plan.trunk;
+    let first = FirstLayer {
+        rows: &mut ws.sparse,
+        columns: &mut ws.columns,
+        sparse: &mut ws.sparse_first,
+    };
     hidden_forward(
-        &plan.trunk,
+        trunk,
         plan.trunk_activation,
         params,
-        rows.x,
-        n,
+        input,
         &mut ws.trunk,
+        first,
     );
     let h = ws.trunk.last().map_or(rows.x, |l| &l.values);
     dense_forward(&plan.mean, params, h, n, &mut ws.mean);
     dense_forward(&plan.log_variance, params, h, n, &mut ws.log_variance);
     reparameterise(ws, rows.eps);
     let (hidden, output) = plan.decoder.split_at(plan.decoder.len() - 1);
-    hidden_forward(
-        hidden,
-        plan.decoder_activation,
-        params,
-        &ws.z,
+    let code = Input {
+        values: &ws.z,
         n,
-        &mut ws.decoder,
-    );
+        first_transposed: false,
+    };
+    let activation = plan.decoder_activation;
+    let unused = FirstLayer {
+        rows: &mut ws.sparse,
+        columns: &mut ws.columns,
+        sparse: &mut false,
+    };
+    hidden_forward(hidden, activation, params, code, &mut ws.decoder, unused);
     let u = ws.decoder.last().map_or(&ws.z[..], |l| &l.values);
     dense_forward(&output[0], params, u, n, &mut ws.raw);
     ws.log_lik.resize(n, 0.0);
@@ -186,25 +218,73 @@ fn dense_forward(
     forward_into(out, input, w, b, n, layer.inputs);
 }
 
+/// What a chain of hidden layers reads: `n` rows of `values`, and whether its first weight is
+/// held transposed (see [`Rows::first_transposed`]).
+#[derive(Clone, Copy)]
+struct Input<'a> {
+    values: &'a [f32],
+    n: usize,
+    first_transposed: bool,
+}
+
+/// The buffers of a first layer with a transposed weight: the compressed rows and columns of
+/// its input, and whether they were used.
+struct FirstLayer<'a> {
+    rows: &'a mut SparseRows,
+    columns: &'a mut SparseColumns,
+    sparse: &'a mut bool,
+}
+
 /// The dense layers `layers`, each followed by `activation`, from `input`; every layer's output
-/// and derivative kept in `out`.
+/// and derivative kept in `out`. A first layer with a transposed weight skips the zeros of a
+/// sparse input (and keeps its non-zero entries in `first` for the weight's gradient).
 fn hidden_forward(
     layers: &[Dense],
     activation: Activation,
     params: &[NamedTensor],
-    input: &[f32],
-    n: usize,
+    input: Input,
     out: &mut Vec<Hidden>,
+    first: FirstLayer,
 ) {
+    let n = input.n;
     out.resize_with(layers.len(), Hidden::default);
+    let mut first = Some(first);
     for (k, layer) in layers.iter().enumerate() {
         let (done, rest) = out.split_at_mut(k);
-        let u = done.last().map_or(input, |l| &l.values);
+        let u = done.last().map_or(input.values, |l| &l.values);
         let Hidden { values, derivative } = &mut rest[0];
-        dense_forward(layer, params, u, n, values);
+        match first.take().filter(|_| input.first_transposed) {
+            Some(buffers) => transposed_forward(layer, params, u, n, buffers, values),
+            None => dense_forward(layer, params, u, n, values),
+        }
         derivative.resize(values.len(), 0.0);
         activate(activation, values, derivative);
     }
+}
+
+/// `out = input Wᵀ + b` from the transposed weight `Wᵀ` (held in the weight's tensor): by
+/// the rows of `Wᵀ` that the non-zero entries pick when at most a quarter of `input` is
+/// non-zero (keeping the entries, by row and by column, in `first`), else by a dense product.
+fn transposed_forward(
+    layer: &Dense,
+    params: &[NamedTensor],
+    input: &[f32],
+    n: usize,
+    first: FirstLayer,
+    out: &mut Vec<f32>,
+) {
+    let (wt, bias) = (&params[layer.weight].values, &params[layer.bias].values);
+    *first.sparse = first.rows.compress(input, layer.inputs);
+    if !*first.sparse {
+        transposed_forward_into(out, input, wt, bias, n, layer.inputs);
+        return;
+    }
+    out.clear();
+    for _ in 0..n {
+        out.extend_from_slice(bias);
+    }
+    first.rows.product_transposed_into(out, wt, layer.outputs);
+    first.columns.transpose_from(first.rows);
 }
 
 /// The chain rule from `∂L/∂η` down to every layer's signal (the encoder's first layer is the

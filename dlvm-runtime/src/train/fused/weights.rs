@@ -11,7 +11,7 @@
 use super::pass::Workspace;
 use super::plan::Plan;
 use crate::kernels::{
-    bias_gradient_rows_into, weight_gradient_rows_into,
+    bias_gradient_rows_into, transposed_weight_gradient_rows_into, weight_gradient_rows_into,
     Destination::{Add, Overwrite},
 };
 use std::ops::Range;
@@ -61,29 +61,41 @@ pub(super) fn units(outputs: usize, part: usize, parts: usize) -> Range<usize> {
 }
 
 /// For every tensor, the element offsets at which the parts of [`units`] cut it (`parts + 1`
-/// offsets: a weight's rows are its units, a bias's entries are).
-pub(super) fn tensor_bounds(plan: &Plan, tensors: usize, parts: usize) -> Vec<Vec<usize>> {
+/// offsets: a weight's rows are its units, a bias's entries are). With `first_transposed`, the
+/// encoder's first weight is held as `Wᵀ` (`inputs × outputs`) and cut by its inputs.
+pub(super) fn tensor_bounds(
+    plan: &Plan,
+    tensors: usize,
+    parts: usize,
+    first_transposed: bool,
+) -> Vec<Vec<usize>> {
+    let cuts = |count: usize, size: usize| -> Vec<usize> {
+        let starts = (0..parts).map(|p| units(count, p, parts).start);
+        starts.chain([count]).map(|s| s * size).collect()
+    };
     let mut bounds = vec![Vec::new(); tensors];
-    for layer in plan.layers() {
-        let starts: Vec<usize> = (0..parts)
-            .map(|p| units(layer.outputs, p, parts).start)
-            .chain([layer.outputs])
-            .collect();
-        bounds[layer.weight] = starts.iter().map(|&s| s * layer.inputs).collect();
-        bounds[layer.bias] = starts;
+    for (l, layer) in plan.layers().enumerate() {
+        bounds[layer.weight] = if l == 0 && first_transposed {
+            cuts(layer.inputs, layer.outputs)
+        } else {
+            cuts(layer.outputs, layer.inputs)
+        };
+        bounds[layer.bias] = cuts(layer.outputs, 1);
     }
     bounds
 }
 
 /// Part `part` of `parts` of every layer's gradient, over all `shards`, into `slots` (one per
 /// tensor, holding that tensor's part); each slot is finished right after it is written.
-/// Returns the slots' combined `(all finite, Σ g²)`.
+/// With `first_transposed` the first layer's weight part is rows of `∂Wᵀ` (see
+/// [`tensor_bounds`]). Returns the slots' combined `(all finite, Σ g²)`.
 pub(super) fn part_gradients<S: GradientSlot>(
     plan: &Plan,
     shards: &[ShardView],
     part: usize,
     parts: usize,
     slots: &mut [S],
+    first_transposed: bool,
 ) -> (bool, f64) {
     let mut result = (true, 0.0);
     for (l, layer) in plan.layers().enumerate() {
@@ -91,18 +103,49 @@ pub(super) fn part_gradients<S: GradientSlot>(
         let (i, o) = (layer.inputs, layer.outputs);
         let (before, after) = slots.split_at_mut(layer.bias);
         let (weight, bias) = (&mut before[layer.weight], &mut after[0]);
+        if l == 0 && first_transposed {
+            let inputs = self::units(i, part, parts);
+            transposed_weight_part(plan, shards, weight.values(), inputs, i, o);
+        }
         for (s, shard) in shards.iter().enumerate() {
             let destination = if s == 0 { Overwrite } else { Add };
             let (gy, ws) = (shard.workspace.signal(l), shard.workspace);
-            let u = ws.input(plan, shard.x, l);
-            let gw = weight.values();
-            weight_gradient_rows_into(gw, gy, u, shard.n, i, o, units.clone(), destination);
+            if !(l == 0 && first_transposed) {
+                let u = ws.input(plan, shard.x, l);
+                let gw = weight.values();
+                weight_gradient_rows_into(gw, gy, u, shard.n, i, o, units.clone(), destination);
+            }
             bias_gradient_rows_into(bias.values(), gy, o, units.clone(), destination);
         }
-        for slot in [weight as &mut S, bias] {
+        for slot in [weight, bias] {
             let (finite, squares) = slot.finish();
             result = (result.0 & finite, result.1 + squares);
         }
     }
     result
+}
+
+/// The rows `inputs` of `∂Wᵀ = Σ_s x_sᵀ gy_s` of the encoder's first layer, over all shards:
+/// from the data's non-zero entries by column where the shard's pass kept them (sparse
+/// data), else by a dense product.
+fn transposed_weight_part(
+    plan: &Plan,
+    shards: &[ShardView],
+    gwt: &mut [f32],
+    inputs: Range<usize>,
+    i: usize,
+    o: usize,
+) {
+    gwt.fill(0.0);
+    for shard in shards {
+        let (ws, gy) = (shard.workspace, shard.workspace.signal(0));
+        match ws.sparse_columns() {
+            Some(columns) => columns.transposed_product_into(gwt, gy, o, inputs.clone()),
+            None => {
+                let x = ws.input(plan, shard.x, 0);
+                let range = inputs.clone();
+                transposed_weight_gradient_rows_into(gwt, x, gy, shard.n, i, o, range, Add);
+            }
+        }
+    }
 }
