@@ -22,4 +22,4 @@ pub use ops::{
     bernoulli_rows_with_gradient_host, data_linear, linear, tanh,
 };
 pub use slices::sigmoid;
-pub(crate) use sparse::{transpose_into, SparseColumns, SparseRows};
+pub(crate) use sparse::{transpose_into, transposed_products_into, SparseColumns, SparseRows};

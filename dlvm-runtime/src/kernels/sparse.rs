@@ -92,8 +92,13 @@ impl SparseRows {
         }
         for (r, row) in out.chunks_exact_mut(o).enumerate() {
             let entries = self.starts[r]..self.starts[r + 1];
-            let (columns, values) = (&self.columns[entries.clone()], &self.values[entries]);
-            add_picked_rows(row, columns, values, wt, o);
+            let picked = Picked {
+                indices: &self.columns[entries.clone()],
+                values: &self.values[entries],
+                table: wt,
+                stride: o,
+            };
+            add_picked_rows(row, &[picked]);
         }
     }
 
@@ -171,86 +176,77 @@ multiversion! {
 }
 
 multiversion! {
-    /// `out += Σ_e values[e] · table[indices[e], ..out.len()]` (`table`: rows of `stride`
-    /// values, `stride ≥ out.len()`). `out` is done in tiles of columns whose sums stay in
-    /// registers over all the entries, so `out` is loaded and stored once per tile rather than
-    /// once per entry; within a tile each sum adds the entries in their order, as two partial
-    /// sums (even and odd entries) added at the end.
-    fn add_picked_rows(
-        out: &mut [f32],
-        indices: &[u32],
-        values: &[f32],
-        table: &[f32],
-        stride: usize
-    ) {
-        let picked = Picked {
-            indices,
-            values,
-            table,
-            stride,
-        };
+    /// `out += Σ_s Σ_e values_s[e] · table_s[indices_s[e], ..out.len()]` over the `sources`
+    /// (each `table_s`: rows of `stride_s ≥ out.len()` values). `out` is done in tiles of
+    /// columns whose sums stay in registers over all the entries of all the sources, so `out`
+    /// is loaded and stored once per tile rather than once per entry; within a tile each sum
+    /// adds the entries in their order, as two partial sums (even and odd entries of each
+    /// source) added at the end.
+    fn add_picked_rows(out: &mut [f32], sources: &[Picked]) {
         let width = out.len();
         let mut c = 0;
         while c + 64 <= width {
-            picked.add_tile::<64>(out, c);
+            add_tile::<64>(out, c, sources);
             c += 64;
         }
         for tile in [32, 16, 8] {
             if c + tile <= width {
                 match tile {
-                    32 => picked.add_tile::<32>(out, c),
-                    16 => picked.add_tile::<16>(out, c),
-                    _ => picked.add_tile::<8>(out, c),
+                    32 => add_tile::<32>(out, c, sources),
+                    16 => add_tile::<16>(out, c, sources),
+                    _ => add_tile::<8>(out, c, sources),
                 }
                 c += tile;
             }
         }
         while c < width {
-            picked.add_tile::<1>(out, c);
+            add_tile::<1>(out, c, sources);
             c += 1;
         }
     }
 }
 
-/// Entries `(indices[e], values[e])` and the table whose rows they pick.
-struct Picked<'a> {
-    indices: &'a [u32],
-    values: &'a [f32],
-    table: &'a [f32],
-    stride: usize,
+/// Entries `(indices[e], values[e])` and the table whose rows they pick (rows of `stride`
+/// values).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Picked<'a> {
+    pub indices: &'a [u32],
+    pub values: &'a [f32],
+    pub table: &'a [f32],
+    pub stride: usize,
 }
 
-impl Picked<'_> {
-    /// `out[c..c + T] += Σ_e values[e] · table[indices[e], c..c + T]`.
-    #[inline(always)]
-    fn add_tile<const T: usize>(&self, out: &mut [f32], c: usize) {
-        let (mut even, mut odd) = ([0.0f32; T], [0.0f32; T]);
-        even.copy_from_slice(&out[c..c + T]);
+/// `out[c..c + T] += Σ_s Σ_e values_s[e] · table_s[indices_s[e], c..c + T]`.
+#[inline(always)]
+fn add_tile<const T: usize>(out: &mut [f32], c: usize, sources: &[Picked]) {
+    let (mut even, mut odd) = ([0.0f32; T], [0.0f32; T]);
+    even.copy_from_slice(&out[c..c + T]);
+    for source in sources {
         let row = |e: usize| -> &[f32; T] {
-            let start = self.indices[e] as usize * self.stride + c;
-            self.table[start..start + T]
+            let start = source.indices[e] as usize * source.stride + c;
+            source.table[start..start + T]
                 .try_into()
                 .expect("a tile of T values")
         };
-        for p in 0..self.indices.len() / 2 {
+        for p in 0..source.indices.len() / 2 {
             let (a, b) = (2 * p, 2 * p + 1);
-            let (va, vb) = (self.values[a], self.values[b]);
+            let (va, vb) = (source.values[a], source.values[b]);
             let (ra, rb) = (row(a), row(b));
             for j in 0..T {
                 even[j] += va * ra[j];
                 odd[j] += vb * rb[j];
             }
         }
-        if self.indices.len() % 2 == 1 {
-            let last = self.indices.len() - 1;
-            let (v, r) = (self.values[last], row(last));
+        if source.indices.len() % 2 == 1 {
+            let last = source.indices.len() - 1;
+            let (v, r) = (source.values[last], row(last));
             for (s, &t) in even.iter_mut().zip(r) {
                 *s += v * t;
             }
         }
-        for ((o, &e), &d) in out[c..c + T].iter_mut().zip(&even).zip(&odd) {
-            *o = e + d;
-        }
+    }
+    for ((o, &e), &d) in out[c..c + T].iter_mut().zip(&even).zip(&odd) {
+        *o = e + d;
     }
 }
 
@@ -295,27 +291,45 @@ impl SparseColumns {
         }
     }
 
-    /// `out (|columns| × o) += xᵀ[columns, ·] · g` for `g` (`n × o`, row-major, `n` the rows
-    /// of the compressed matrix `x`).
-    ///
-    /// # Formula
-    /// `out[k, ·] += Σ_{r: x_rk ≠ 0} x_rk g[r, ·]` for `k ∈ columns`
-    pub(crate) fn transposed_product_into(
-        &self,
-        out: &mut [f32],
-        g: &[f32],
-        o: usize,
-        columns: std::ops::Range<usize>,
-    ) {
-        assert!(columns.end < self.starts.len() && out.len() == columns.len() * o);
-        if o == 0 {
-            return;
+    /// The entries of column `k`, picking rows of `g` (`n × o`, row-major).
+    fn column<'a>(&'a self, k: usize, g: &'a [f32], o: usize) -> Picked<'a> {
+        let entries = self.starts[k]..self.starts[k + 1];
+        Picked {
+            indices: &self.rows[entries.clone()],
+            values: &self.values[entries],
+            table: g,
+            stride: o,
         }
-        for (k, row) in columns.zip(out.chunks_exact_mut(o)) {
-            let entries = self.starts[k]..self.starts[k + 1];
-            let (rows, values) = (&self.rows[entries.clone()], &self.values[entries]);
-            add_picked_rows(row, rows, values, g, o);
-        }
+    }
+
+    /// The number of columns.
+    fn width(&self) -> usize {
+        self.starts.len().saturating_sub(1)
+    }
+}
+
+/// `out (|columns| × o) += Σ_s x_sᵀ[columns, ·] · g_s` over the `parts` `(x_s, g_s)`, each
+/// `x_s` compressed by columns and `g_s` its rows' `n_s × o` values (row-major): the rows
+/// `columns` of `xᵀ g` for the matrices stacked row-wise.
+///
+/// # Formula
+/// `out[k, ·] += Σ_s Σ_{r: x_s,rk ≠ 0} x_s,rk g_s[r, ·]` for `k ∈ columns`
+pub(crate) fn transposed_products_into(
+    out: &mut [f32],
+    parts: &[(&SparseColumns, &[f32])],
+    o: usize,
+    columns: std::ops::Range<usize>,
+) {
+    assert!(out.len() == columns.len() * o);
+    assert!(parts.iter().all(|(x, _)| columns.end <= x.width()));
+    if o == 0 {
+        return;
+    }
+    let mut sources = Vec::with_capacity(parts.len());
+    for (k, row) in columns.zip(out.chunks_exact_mut(o)) {
+        sources.clear();
+        sources.extend(parts.iter().map(|(x, g)| x.column(k, g, o)));
+        add_picked_rows(row, &sources);
     }
 }
 
@@ -453,13 +467,26 @@ mod tests {
         columns.transpose_from(&rows);
         let cols = 3..40;
         let mut gw = vec![0.5; cols.len() * o];
-        columns.transposed_product_into(&mut gw, &g, o, cols.clone());
-        for (a, k) in cols.enumerate() {
+        transposed_products_into(&mut gw, &[(&columns, &g[..])], o, cols.clone());
+        for (a, k) in cols.clone().enumerate() {
             for j in 0..o {
                 let want = 0.5 + (0..n).map(|r| xs[r * i + k] * g[r * o + j]).sum::<f32>();
                 let tolerance = 1e-5 * want.abs().max(1.0);
                 assert!((gw[a * o + j] - want).abs() < tolerance, "gw ({k}, {j})");
             }
+        }
+        // The same from the rows split in two parts (3 and 4 rows), stacked.
+        let (mut top, mut bottom) = (SparseRows::default(), SparseRows::default());
+        assert!(top.compress(&xs[..3 * i], i) & bottom.compress(&xs[3 * i..], i));
+        let (mut top_columns, mut bottom_columns) =
+            (SparseColumns::default(), SparseColumns::default());
+        top_columns.transpose_from(&top);
+        bottom_columns.transpose_from(&bottom);
+        let parts = [(&top_columns, &g[..3 * o]), (&bottom_columns, &g[3 * o..])];
+        let mut stacked = vec![0.5; cols.len() * o];
+        transposed_products_into(&mut stacked, &parts, o, 3..40);
+        for (a, b) in stacked.iter().zip(&gw) {
+            assert!((a - b).abs() < 1e-5 * b.abs().max(1.0), "{a} vs {b}");
         }
         let (dense, _) = operands(3, 10, 1, 2);
         assert!(!rows.compress(&dense, 10), "half the entries");

@@ -11,8 +11,10 @@
 use super::pass::Workspace;
 use super::plan::Plan;
 use crate::kernels::{
-    bias_gradient_rows_into, transposed_weight_gradient_rows_into, weight_gradient_rows_into,
+    bias_gradient_rows_into, transposed_products_into, transposed_weight_gradient_rows_into,
+    weight_gradient_rows_into,
     Destination::{Add, Overwrite},
+    SparseColumns,
 };
 use std::ops::Range;
 
@@ -137,15 +139,17 @@ fn transposed_weight_part(
     o: usize,
 ) {
     gwt.fill(0.0);
+    let sparse: Vec<(&SparseColumns, &[f32])> = shards
+        .iter()
+        .filter_map(|s| Some((s.workspace.sparse_columns()?, s.workspace.signal(0))))
+        .collect();
+    transposed_products_into(gwt, &sparse, o, inputs.clone());
     for shard in shards {
         let (ws, gy) = (shard.workspace, shard.workspace.signal(0));
-        match ws.sparse_columns() {
-            Some(columns) => columns.transposed_product_into(gwt, gy, o, inputs.clone()),
-            None => {
-                let x = ws.input(plan, shard.x, 0);
-                let range = inputs.clone();
-                transposed_weight_gradient_rows_into(gwt, x, gy, shard.n, i, o, range, Add);
-            }
+        if ws.sparse_columns().is_none() {
+            let x = ws.input(plan, shard.x, 0);
+            let range = inputs.clone();
+            transposed_weight_gradient_rows_into(gwt, x, gy, shard.n, i, o, range, Add);
         }
     }
 }
