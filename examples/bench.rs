@@ -52,8 +52,9 @@ struct Args {
     /// Threads for training shards, IWAE points and sampler calls.
     #[arg(long, default_value_t = dlvm::parallel::available_threads())]
     workers: usize,
-    /// Train through dfdx's tape instead of the fused CPU pass (`TrainConfig::fused = false`),
-    /// to compare the two.
+    /// Run the model's own dfdx networks instead of the fused CPU passes, to compare the two:
+    /// training through dfdx's tape (`TrainConfig::fused = false`) and the samplers' model
+    /// calls at every step (`ImputeOptions::fused = false`).
     #[arg(long)]
     tape: bool,
     /// Directory for bench.md.
@@ -164,6 +165,7 @@ fn sampler_rows(
     let options = ImputeOptions {
         iterations: args.iterations,
         threads: args.workers,
+        fused: !args.tape,
         ..Default::default()
     };
     eprintln!("samplers: {} iterations ...", args.iterations);
@@ -277,7 +279,7 @@ fn render(rows: &[Row], args: &Args, measured: Option<&Measured>) -> String {
         "\nworkers {}, {} training epochs ({}), {} sampler iterations, {} IWAE images; peak resident memory {}\n",
         args.workers,
         args.epochs,
-        if args.tape { "through the tape" } else { "fused pass" },
+        if args.tape { "dfdx's networks and tape" } else { "fused passes" },
         args.iterations,
         args.images,
         peak_memory().unwrap_or_else(|| "unknown".into())

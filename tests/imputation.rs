@@ -10,6 +10,15 @@ use dlvm::impute::{Imputation, ImputeOptions, Init, Mask, Single};
 use dlvm::prelude::*;
 
 dlvm! {
+    /// A Bernoulli model with hidden layers, for sparse binary points.
+    model Sparse {
+        latent z: 2 ~ Normal(0, I);
+        observed x: 24 ~ Bernoulli(mlp(z; 16; tanh));
+        encoder q(z | x) = mlp(x; 16, 12; tanh);
+    }
+}
+
+dlvm! {
     /// A small Bernoulli model, to check the rounding of discrete single imputations.
     model Binary {
         latent z: 2 ~ Normal(0, I);
@@ -63,6 +72,7 @@ fn long_run(seed: u64) -> ImputeOptions {
         seed,
         progress: false,
         threads: 2,
+        fused: true,
     }
 }
 
@@ -203,6 +213,7 @@ fn observed_entries_are_never_changed() {
             seed: 5,
             progress: false,
             threads: 1,
+            fused: true,
         };
         let pg = model.pseudo_gibbs(&data, &mask, &options).unwrap();
         let mwg = model
@@ -305,4 +316,79 @@ fn bad_inputs_are_typed_errors() {
     // An observed NaN (the mask says observed) is a data error, not a panic.
     let observed_nan = Mask::from_bools(CHAINS, 3, vec![false; CHAINS * 3]).unwrap();
     assert!(model.pseudo_gibbs(&data, &observed_nan, &options).is_err());
+}
+
+#[test]
+fn the_chains_on_the_host_networks_are_those_on_the_model_networks() {
+    // Sparse binary points (about 10% ones) with a fifth of the entries missing: the host
+    // encoder starts from the observed part and adds the rows of the non-zero missing entries.
+    let model = Sparse::new(&Cpu::default(), 7);
+    let values: Vec<f32> = (0..40 * 24)
+        .map(|k| f32::from((k * 7919) % 10 == 0))
+        .collect();
+    let data = Dataset::from_vec("bits", 40, 24, values).unwrap();
+    let mask = Mask::mcar(40, 24, 0.2, 5).unwrap();
+    let run = |fused: bool| {
+        let options = ImputeOptions {
+            iterations: 30,
+            init: Init::FamilyMean,
+            threads: 2,
+            seed: 3,
+            fused,
+            ..Default::default()
+        };
+        let pg = model.pseudo_gibbs(&data, &mask, &options).unwrap();
+        let mwg = model
+            .metropolis_within_gibbs(&data, &mask, &options)
+            .unwrap();
+        [pg, mwg]
+    };
+    let (host, own) = (run(true), run(false));
+    for (a, b) in host.iter().zip(&own) {
+        assert_eq!(a.last_draw, b.last_draw, "the draws differ");
+        assert_eq!(a.acceptance, b.acceptance, "the acceptances differ");
+        for (x, y) in a.trace.iter().zip(&b.trace) {
+            assert!((x - y).abs() <= 1e-4 * y.abs(), "trace {x} vs {y}");
+        }
+        for (x, y) in a.family_mean.iter().zip(&b.family_mean) {
+            assert!((x - y).abs() <= 1e-5, "family mean {x} vs {y}");
+        }
+    }
+    let accepted = host[1].mean_acceptance();
+    assert!(accepted > 0.0 && accepted < 1.0, "acceptance {accepted}");
+}
+
+#[test]
+fn the_draw_mean_is_the_mean_of_the_retained_draws() {
+    let model = model_with(&reference(), [0.6, -0.5], [2.0, 2.0]);
+    let values: Vec<f32> = (0..75)
+        .map(|k| ((k * 31) % 11) as f32 / 4.0 - 1.0)
+        .collect();
+    let data = Dataset::from_vec("fa", 25, 3, values).unwrap();
+    let mask = Mask::mcar(25, 3, 0.5, 8).unwrap();
+    // Steps 4, 6, …, 12 are retained: five draws, all kept.
+    let options = ImputeOptions {
+        iterations: 12,
+        burn_in: 2,
+        thin: 2,
+        keep: 5,
+        threads: 2,
+        seed: 4,
+        ..Default::default()
+    };
+    let pg = model.pseudo_gibbs(&data, &mask, &options).unwrap();
+    let mwg = model
+        .metropolis_within_gibbs(&data, &mask, &options)
+        .unwrap();
+    for run in [&pg, &mwg] {
+        assert_eq!(run.draws.len(), 5);
+        assert_eq!(run.draws.last(), Some(&run.last_draw));
+        for (k, &mean) in run.draw_mean.iter().enumerate() {
+            let want = run.draws.iter().map(|d| f64::from(d[k])).sum::<f64>() / 5.0;
+            assert!(
+                (f64::from(mean) - want).abs() < 1e-6,
+                "entry {k}: {mean} vs {want}"
+            );
+        }
+    }
 }

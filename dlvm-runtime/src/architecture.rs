@@ -44,3 +44,5 @@ pub struct Architecture {
     /// The decoder's hidden layers.
     pub decoder: Mlp,
 }
+
+pub(crate) mod plan;

@@ -22,6 +22,7 @@ pub mod chart;
 pub mod data;
 pub mod error;
 pub mod family;
+pub mod forward;
 pub mod impute;
 pub mod init;
 pub mod kernels;

@@ -6,8 +6,9 @@ use crate::batch::{check_batch_size, check_dataset, rows_to_tensor, to_dynamic};
 use crate::data::Dataset;
 use crate::error::{DlvmError, Result};
 use crate::family::OutputFamily;
+use crate::forward::{HostNetworks, Workspace};
 use crate::model::Dlvm;
-use crate::parallel::{available_threads, stream_rng, Workers};
+use crate::parallel::{available_threads, row_shards, stream_rng, Workers};
 use dfdx::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::Rng;
@@ -29,12 +30,17 @@ pub struct IwaeConfig {
     /// stream (`seed`, point number), so the result does not depend on this count, and on
     /// `chunk_rows` only through the rounding of matrix products of other sizes.
     pub threads: usize,
+    /// Whether to encode and decode on the host over copies of the model's weights read once
+    /// ([`forward`](crate::forward); CPU models that describe their architecture, as every
+    /// `dlvm!` model does). `false` runs the model's own dfdx networks: the same bound up to
+    /// the rounding of sums taken in another order; for comparisons.
+    pub fused: bool,
 }
 
 impl IwaeConfig {
     /// `K` samples per point, 1024 decoder rows per call (the fastest on a 2-core AVX2 machine:
     /// a chunk's activations stay in cache), seed 0, progress bar on, one worker per available
-    /// core.
+    /// core, networks on the host.
     pub fn new(k: usize) -> Self {
         Self {
             k,
@@ -42,6 +48,7 @@ impl IwaeConfig {
             seed: 0,
             progress: true,
             threads: available_threads(),
+            fused: true,
         }
     }
 
@@ -99,19 +106,31 @@ pub fn iwae_per_point<M: Dlvm<D>, D: Device<f32>>(
     let samples_per_call = config.k.min(config.chunk_rows);
     let bar = progress_bar(config.progress, data.rows(), config.k);
     let workers = Workers::new(config.threads).map_err(DlvmError::Device)?;
+    let host = (config.fused && crate::kernels::is_cpu::<D>())
+        .then(|| HostNetworks::of_model(model))
+        .flatten();
     let indices: Vec<usize> = (0..data.rows()).collect();
     let groups: Vec<&[usize]> = indices.chunks(points_per_call).collect();
-    let per_group = workers.map(groups, |group| {
-        let mut rngs: Vec<ChaCha12Rng> = group
-            .iter()
-            .map(|&i| stream_rng(config.seed, i as u64))
-            .collect();
-        let sums = group_bound(model, data, group, config.k, samples_per_call, &mut rngs);
-        bar.inc(group.len() as u64);
-        sums.iter().map(|s| s.mean_log()).collect::<Vec<_>>()
+    // Each worker takes a contiguous run of groups with one workspace for all of them.
+    let runs = row_shards(groups.len(), workers.threads());
+    let per_run = workers.map(runs, |(first, end)| {
+        let mut ws = Workspace::default();
+        let mut bounds = Vec::new();
+        for group in &groups[first..end] {
+            let mut rngs: Vec<ChaCha12Rng> = group
+                .iter()
+                .map(|&i| stream_rng(config.seed, i as u64))
+                .collect();
+            let host = host.as_ref().map(|h| (h, &mut ws));
+            let points = Points { data, group };
+            let sums = group_bound(model, host, points, config.k, samples_per_call, &mut rngs);
+            bar.inc(group.len() as u64);
+            bounds.extend(sums.iter().map(LogSumExp::mean_log));
+        }
+        bounds
     });
     bar.finish_and_clear();
-    Ok(per_group.concat())
+    Ok(per_run.concat())
 }
 
 /// The importance-weighted bound averaged over `data`, with its standard error over points.
@@ -130,31 +149,70 @@ pub fn evaluate_iwae<M: Dlvm<D>, D: Device<f32>>(
     Ok(Estimate::from_values(&iwae_per_point(model, data, config)?))
 }
 
-/// Accumulates `K` log-weights for each point of `group`, `samples` at a time.
+/// The points of a group: rows `group` of `data`.
+#[derive(Clone, Copy)]
+struct Points<'a> {
+    data: &'a Dataset,
+    group: &'a [usize],
+}
+
+/// Accumulates `K` log-weights for each point of `points`, `samples` at a time: encoding the
+/// points and decoding the latents on the host over the model's weights (see
+/// [`forward`](crate::forward)) with a worker's workspace when `host` is given, else by the
+/// model's own networks.
 fn group_bound<M: Dlvm<D>, D: Device<f32>>(
     model: &M,
-    data: &Dataset,
-    group: &[usize],
+    host: Option<(&HostNetworks, &mut Workspace)>,
+    points: Points,
     k: usize,
     samples: usize,
     rngs: &mut [impl Rng],
 ) -> Vec<LogSumExp> {
+    let mut sums = vec![LogSumExp::default(); points.group.len()];
     let mut buffer = Vec::new();
-    let x = rows_to_tensor::<M::Observed, D>(model.device(), data, group, &mut buffer);
-    let q = model.encode(x);
-    let (mean, log_var) = (q.mean.as_vec(), q.log_variance.as_vec());
-    let mut sums = vec![LogSumExp::default(); group.len()];
-    let mut done = 0;
-    while done < k {
-        let s = samples.min(k - done);
-        let draws = draw_latents(&mean, &log_var, M::latent_dim(), s, rngs);
-        let log_lik = decoded_log_likelihood(model, &buffer, &draws.z, s);
-        for (row, (ll, lw)) in log_lik.iter().zip(&draws.log_weight).enumerate() {
+    let (p, d) = (M::observed_dim(), M::latent_dim());
+    let mut add = |log_lik: &[f64], log_weight: &[f64], s: usize| {
+        for (row, (ll, lw)) in log_lik.iter().zip(log_weight).enumerate() {
             sums[row / s].push(ll + lw);
         }
-        done += s;
+    };
+    match host {
+        Some((host, ws)) => {
+            points.data.gather(points.group, &mut buffer);
+            host.encode_into(&buffer, points.group.len(), None, ws);
+            let (mean, log_var) = (ws.mean.clone(), ws.log_variance.clone());
+            for s in chunks(k, samples) {
+                let draws = draw_latents(&mean, &log_var, d, s, rngs);
+                host.decode_into(&draws.z, draws.log_weight.len(), ws);
+                let log_lik = host_log_likelihood(model.family(), &ws.raw, &buffer, p, s);
+                let log_lik: Vec<f64> = log_lik.into_iter().map(f64::from).collect();
+                add(&log_lik, &draws.log_weight, s);
+            }
+        }
+        None => {
+            let x = rows_to_tensor::<M::Observed, D>(
+                model.device(),
+                points.data,
+                points.group,
+                &mut buffer,
+            );
+            let q = model.encode(x);
+            let (mean, log_var) = (q.mean.as_vec(), q.log_variance.as_vec());
+            for s in chunks(k, samples) {
+                let draws = draw_latents(&mean, &log_var, d, s, rngs);
+                let log_lik = decoded_log_likelihood(model, &buffer, &draws.z, s);
+                add(&log_lik, &draws.log_weight, s);
+            }
+        }
     }
     sums
+}
+
+/// The sizes of the chunks of `k` samples, `samples` at a time (the last one smaller).
+fn chunks(k: usize, samples: usize) -> impl Iterator<Item = usize> {
+    (0..k)
+        .step_by(samples.max(1))
+        .map(move |done| samples.min(k - done))
 }
 
 /// Latent draws for a group, `s` per point (point-major, point `i` from `rngs[i]`), and their
@@ -170,17 +228,22 @@ fn draw_latents(mean: &[f32], log_var: &[f32], d: usize, s: usize, rngs: &mut [i
     let points = mean.len() / d;
     let mut z = Vec::with_capacity(points * s * d);
     let mut log_weight = Vec::with_capacity(points * s);
+    let mut sd = vec![0.0f32; d];
     for (i, rng) in rngs.iter_mut().enumerate().take(points) {
+        let (m, v) = (&mean[i * d..(i + 1) * d], &log_var[i * d..(i + 1) * d]);
+        for (s, &v) in sd.iter_mut().zip(v) {
+            *s = (0.5 * v).exp();
+        }
+        let sum_v: f64 = v.iter().map(|&v| f64::from(v)).sum();
         for _ in 0..s {
-            let mut lw = 0.0;
-            for j in 0..d {
-                let (m, v) = (mean[i * d + j], log_var[i * d + j]);
+            let mut squares = 0.0;
+            for (&m, &s) in m.iter().zip(&sd) {
                 let eps: f32 = rng.sample(StandardNormal);
-                let zj = m + (0.5 * v).exp() * eps;
-                lw += 0.5 * (f64::from(eps).powi(2) + f64::from(v) - f64::from(zj).powi(2));
+                let zj = m + s * eps;
+                squares += f64::from(eps).powi(2) - f64::from(zj).powi(2);
                 z.push(zj);
             }
-            log_weight.push(lw);
+            log_weight.push(0.5 * (sum_v + squares));
         }
     }
     Draws { z, log_weight }

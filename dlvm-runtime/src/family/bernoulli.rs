@@ -73,6 +73,30 @@ impl OutputFamily for Bernoulli {
         }
     }
 
+    /// [`sample_row`](Self::sample_row)'s draw at the chosen coordinates only: their logits
+    /// gathered into `scratch`, one vectorised sigmoid, one random word per coordinate.
+    fn sample_coordinates(
+        &self,
+        raw: &[f32],
+        coordinates: &[u32],
+        rng: &mut dyn RngCore,
+        x: &mut [f32],
+        scratch: &mut Vec<f32>,
+    ) {
+        scratch.clear();
+        scratch.extend(coordinates.iter().map(|&j| raw[j as usize]));
+        crate::kernels::sigmoid_in_place(scratch);
+        let mut words = [0u32; 64];
+        for (probabilities, chosen) in scratch.chunks(64).zip(coordinates.chunks(64)) {
+            let words = &mut words[..chosen.len()];
+            rng.fill(words);
+            for ((&probability, &w), &j) in probabilities.iter().zip(words.iter()).zip(chosen) {
+                let u = (w >> 8) as f32 * (1.0 / 16_777_216.0);
+                x[j as usize] = if u < probability { 1.0 } else { 0.0 };
+            }
+        }
+    }
+
     fn mean_row(&self, raw: &[f32], out: &mut [f32]) {
         crate::kernels::sigmoid(raw, out);
     }

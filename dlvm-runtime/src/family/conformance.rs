@@ -14,7 +14,9 @@
 //!    their mean and variance match the density's mean `m` and variance `v` within `z` Monte Carlo
 //!    standard errors: `|x̄ - m| <= z √(v / N)` and `|s² - v| <= z √((μ₄ - v²) / N)`, where `μ₄` is
 //!    the fourth central moment (by quadrature), the asymptotic variance of `s²`. With `z = 5` a
-//!    correct family fails one check with probability below `6·10⁻⁷`;
+//!    correct family fails one check with probability below `6·10⁻⁷`. The same holds for
+//!    [`sample_coordinates`](super::OutputFamily::sample_coordinates) at the odd coordinates
+//!    (coordinate 0 when `p = 1`), which must also leave the other entries untouched;
 //! 5. **gradients**: `∂ log Φ_j / ∂η` is finite at up to 65 support points and equals its central
 //!    finite difference there (the `gradient` check catches a log-density whose gradient tape was
 //!    dropped or mis-merged);
@@ -224,10 +226,13 @@ pub fn check_family<F: OutputFamily, D: Device<f32>>(
         }
         check_mean_and_variance(family, raw, &points, &weights, &log_density, spec)
             .map_err(|(j, check, d)| fail(check, r, j, d))?;
-        let zs = check_samples(family, raw, &points, &weights, &log_density, spec, r)
-            .map_err(|(j, check, d)| fail(check, r, j, d))?;
-        report.worst_mean_z = report.worst_mean_z.max(zs.0);
-        report.worst_variance_z = report.worst_variance_z.max(zs.1);
+        let moments = row_moments(&points, &weights, &log_density, spec.p);
+        for sampler in [Sampler::Row, Sampler::Coordinates] {
+            let zs = check_samples(family, raw, &moments, spec, r, sampler)
+                .map_err(|(j, check, d)| fail(check, r, j, d))?;
+            report.worst_mean_z = report.worst_mean_z.max(zs.0);
+            report.worst_variance_z = report.worst_variance_z.max(zs.1);
+        }
         check_gradients(dev, family, raw, &points, spec.p)
             .map_err(|(j, check, d)| fail(check, r, j, d))?;
         check_row_sums(dev, family, raw, &points, spec.p)
@@ -380,24 +385,33 @@ fn check_mean_and_variance<F: OutputFamily>(
 fn check_samples<F: OutputFamily>(
     family: &F,
     raw: &[f32],
-    points: &[f32],
-    weights: &[f64],
-    log_density: &[Vec<f32>],
+    moments: &[Moments],
     spec: &Conformance,
     row: usize,
+    sampler: Sampler,
 ) -> Result<(f64, f64), Failure> {
-    let moments = row_moments(points, weights, log_density, spec.p);
+    let chosen = sampler.coordinates(spec.p);
     let mut rng = rand::rngs::StdRng::seed_from_u64(spec.seed.wrapping_add(row as u64));
     let (mut sum, mut sum_sq) = (vec![0.0f64; spec.p], vec![0.0f64; spec.p]);
-    let mut draw = vec![0.0f32; spec.p];
+    let (mut draw, mut scratch) = (vec![UNTOUCHED; spec.p], Vec::new());
     for _ in 0..spec.draws {
-        family.sample_row(raw, &mut rng, &mut draw);
+        match sampler {
+            Sampler::Row => family.sample_row(raw, &mut rng, &mut draw),
+            Sampler::Coordinates => {
+                family.sample_coordinates(raw, &chosen, &mut rng, &mut draw, &mut scratch)
+            }
+        }
+        let name = sampler.name();
         for (j, &x) in draw.iter().enumerate() {
+            if !chosen.contains(&(j as u32)) {
+                if x.to_bits() != UNTOUCHED.to_bits() {
+                    let d = format!("{name} wrote {x} at a coordinate it was not asked to draw");
+                    return Err((j, "sample coordinates", d));
+                }
+                continue;
+            }
             if !family.in_support(x) {
-                let d = format!(
-                    "sample_row drew {x}, outside {}",
-                    family.support_description()
-                );
+                let d = format!("{name} drew {x}, outside {}", family.support_description());
                 return Err((j, "sample support", d));
             }
             // Centre at the density's mean so that the sums do not lose precision.
@@ -409,6 +423,9 @@ fn check_samples<F: OutputFamily>(
     let n = spec.draws as f64;
     let (mut worst_mean, mut worst_var) = (0.0f64, 0.0f64);
     for (j, m) in moments.iter().enumerate() {
+        if !chosen.contains(&(j as u32)) {
+            continue;
+        }
         let offset = sum[j] / n;
         let sample_var = (sum_sq[j] - n * offset * offset) / (n - 1.0);
         let slack = spec.quadrature_tolerance * m.variance.sqrt().max(1.0);
@@ -438,6 +455,35 @@ fn check_samples<F: OutputFamily>(
         worst_var = worst_var.max(if se_var > 0.0 { z_var } else { 0.0 });
     }
     Ok((worst_mean, worst_var))
+}
+
+/// What a coordinate not asked for holds before and after a draw (a value no family draws).
+const UNTOUCHED: f32 = -1.234_567e30;
+
+/// Which sampling method [`check_samples`] checks.
+#[derive(Debug, Clone, Copy)]
+enum Sampler {
+    /// `sample_row`, all coordinates.
+    Row,
+    /// `sample_coordinates` at the odd coordinates (coordinate 0 when `p = 1`).
+    Coordinates,
+}
+
+impl Sampler {
+    fn coordinates(self, p: usize) -> Vec<u32> {
+        match self {
+            Sampler::Row => (0..p as u32).collect(),
+            Sampler::Coordinates if p == 1 => vec![0],
+            Sampler::Coordinates => (1..p as u32).step_by(2).collect(),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Sampler::Row => "sample_row",
+            Sampler::Coordinates => "sample_coordinates",
+        }
+    }
 }
 
 /// `∂ Σ log Φ / ∂η` finite at up to 65 support points spread over the domain, and equal to its

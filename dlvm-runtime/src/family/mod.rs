@@ -143,6 +143,28 @@ pub trait OutputFamily: Clone + std::fmt::Debug + Send + Sync + 'static {
     /// Draws `x ~ Φ(· | η)` for one point: `raw.len() == raw_width(out.len())`.
     fn sample_row(&self, raw: &[f32], rng: &mut dyn RngCore, out: &mut [f32]);
 
+    /// Draws `x_j ~ Φ_j(· | η)` for the coordinates `j ∈ coordinates` only (increasing), and
+    /// leaves the other entries of `x` as they are: what the imputation samplers use to redraw
+    /// a point's missing entries. `raw.len() == raw_width(x.len())`; `scratch` is a buffer the
+    /// call may use. The default draws the whole point with [`sample_row`](Self::sample_row)
+    /// into `scratch` and copies the chosen entries, which is right for any family; a family
+    /// whose coordinates are independent given `η` may draw only the chosen ones (Bernoulli
+    /// does). The conformance suite checks the draws' moments and that the other entries stay.
+    fn sample_coordinates(
+        &self,
+        raw: &[f32],
+        coordinates: &[u32],
+        rng: &mut dyn RngCore,
+        x: &mut [f32],
+        scratch: &mut Vec<f32>,
+    ) {
+        scratch.resize(x.len(), 0.0);
+        self.sample_row(raw, rng, scratch);
+        for &j in coordinates {
+            x[j as usize] = scratch[j as usize];
+        }
+    }
+
     /// The mean `E[x | η]` for one point: `raw.len() == raw_width(out.len())`.
     fn mean_row(&self, raw: &[f32], out: &mut [f32]);
 

@@ -10,7 +10,9 @@ mod chain;
 mod mask;
 mod metrics;
 mod mwg;
+mod networks;
 mod options;
+mod posterior;
 mod pseudo_gibbs;
 mod result;
 

@@ -1,6 +1,6 @@
 //! Metropolis-within-Gibbs: exact draws from `p(x_miss | x_obs)` (Mattei & Frellsen 2018, Alg. 1).
 
-use super::chain::{progress_bar, raw_width, Chains};
+use super::chain::{progress_bar, Chains};
 use super::mask::Mask;
 use super::options::ImputeOptions;
 use super::result::{Imputation, Recorder};
@@ -43,28 +43,25 @@ pub fn metropolis_within_gibbs<M: Dlvm<D>, D: Device<f32>>(
     let mut rng = StdRng::seed_from_u64(options.seed);
     let mut chains = Chains::new(model, data, mask, options)?;
     chains.initialise(options.init);
-    let (d, width) = (M::latent_dim(), raw_width::<M, D>());
-    let mut z = chains.encode().sample(&mut rng);
-    let mut raw = chains.decode(&z);
-    let mut log_lik = chains.log_likelihood(&raw);
-    let mut recorder = Recorder::new(options, retained, chains.n, M::observed_dim());
+    let z = chains.encode().sample(&mut rng);
+    let mut log_lik = chains.set_latent(&z);
+    let mut recorder = Recorder::new(options, retained, chains.n);
     let bar = progress_bar("Metropolis-within-Gibbs", options);
+    let mut accepted = vec![false; chains.n];
     for t in 1..=options.iterations {
-        let proposal = chains.propose(&z);
-        for i in 0..chains.n {
-            let log_rho = proposal.gain[i] - log_lik[i];
+        let gain = chains.propose();
+        for (i, accept) in accepted.iter_mut().enumerate() {
+            let log_rho = gain[i] - log_lik[i];
             // NaN compares false: a proposal with an undefined ratio is rejected.
-            if rng.gen::<f64>().ln() < log_rho {
+            *accept = rng.gen::<f64>().ln() < log_rho;
+            if *accept {
                 recorder.accept(i);
-                z[i * d..(i + 1) * d].copy_from_slice(&proposal.z[i * d..(i + 1) * d]);
-                raw[i * width..(i + 1) * width]
-                    .copy_from_slice(&proposal.raw[i * width..(i + 1) * width]);
             }
         }
-        log_lik = chains.draw_missing_and_score(&raw);
+        log_lik = chains.accept_and_redraw(&accepted, options.is_retained(t));
         recorder.record(t, &chains.x, &log_lik);
         bar.inc(1);
     }
     bar.finish_and_clear();
-    Ok(chains.finish(recorder, &raw, true, start))
+    Ok(chains.finish(recorder, true, start))
 }

@@ -49,11 +49,17 @@ pub struct ImputeOptions {
     /// generator on the calling thread, each chain's `x_miss` from its own stream, so the chains
     /// do not depend on this count beyond the rounding of matrix products of different sizes.
     pub threads: usize,
+    /// Whether the chains run the model's networks on the host, over copies of its weights read
+    /// once, with the encoder's first layer at the observed entries computed once per run
+    /// ([`forward`](crate::forward); CPU models that describe their architecture, as every
+    /// `dlvm!` model does). `false` runs the model's own dfdx networks at every step: the same
+    /// chains up to the rounding of sums taken in another order; for comparisons.
+    pub fused: bool,
 }
 
 impl Default for ImputeOptions {
     /// 500 iterations, no burn-in, no thinning, one kept draw, zeros, seed 0, no progress bar,
-    /// one worker per available core.
+    /// one worker per available core, networks on the host.
     fn default() -> Self {
         Self {
             iterations: 500,
@@ -64,6 +70,7 @@ impl Default for ImputeOptions {
             seed: 0,
             progress: false,
             threads: crate::parallel::available_threads(),
+            fused: true,
         }
     }
 }

@@ -37,15 +37,13 @@ pub fn pseudo_gibbs<M: Dlvm<D>, D: Device<f32>>(
     let start = Instant::now();
     let mut chains = Chains::new(model, data, mask, options)?;
     chains.initialise(options.init);
-    let mut recorder = Recorder::new(options, retained, chains.n, M::observed_dim());
+    let mut recorder = Recorder::new(options, retained, chains.n);
     let bar = progress_bar("pseudo-Gibbs", options);
-    let mut raw = Vec::new();
     for t in 1..=options.iterations {
-        let log_lik;
-        (raw, log_lik) = chains.pseudo_gibbs_step();
+        let log_lik = chains.pseudo_gibbs_step(options.is_retained(t));
         recorder.record(t, &chains.x, &log_lik);
         bar.inc(1);
     }
     bar.finish_and_clear();
-    Ok(chains.finish(recorder, &raw, false, start))
+    Ok(chains.finish(recorder, false, start))
 }

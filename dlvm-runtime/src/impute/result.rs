@@ -92,19 +92,17 @@ pub(crate) struct Recorder {
     options: ImputeOptions,
     retained: usize,
     seen: usize,
-    sum: Vec<f64>,
     draws: Vec<Vec<f32>>,
     trace: Vec<f64>,
     accepted: Vec<usize>,
 }
 
 impl Recorder {
-    pub fn new(options: &ImputeOptions, retained: usize, rows: usize, cols: usize) -> Self {
+    pub fn new(options: &ImputeOptions, retained: usize, rows: usize) -> Self {
         Self {
             options: options.clone(),
             retained,
             seen: 0,
-            sum: vec![0.0; rows * cols],
             draws: Vec::with_capacity(options.keep),
             trace: Vec::with_capacity(options.iterations * rows),
             accepted: vec![0; rows],
@@ -112,15 +110,13 @@ impl Recorder {
     }
 
     /// Records step `t` (1-based): the completed points and their log-likelihood per chain.
+    /// The sum of the retained points is the chains' (see `Chains::draw_sum`).
     pub fn record(&mut self, t: usize, x: &[f32], log_likelihood: &[f64]) {
         self.trace.extend_from_slice(log_likelihood);
         if !self.options.is_retained(t) {
             return;
         }
         self.seen += 1;
-        for (s, &v) in self.sum.iter_mut().zip(x) {
-            *s += f64::from(v);
-        }
         if self.seen + self.options.keep > self.retained {
             self.draws.push(x.to_vec());
         }
@@ -131,11 +127,13 @@ impl Recorder {
         self.accepted[i] += 1;
     }
 
-    /// The result; `acceptance` is `None` for samplers that accept every step.
+    /// The result, with `draw_sum` the sum of the retained points; `acceptance` is `None` for
+    /// samplers that accept every step.
     pub fn finish(
         self,
         last_draw: Vec<f32>,
         family_mean: Vec<f32>,
+        draw_sum: &[f64],
         metropolis: bool,
         seconds: f64,
         discrete: bool,
@@ -159,7 +157,7 @@ impl Recorder {
             cols: last_draw.len() / rows.max(1),
             draws: self.draws,
             last_draw,
-            draw_mean: self.sum.iter().map(|s| (s / count) as f32).collect(),
+            draw_mean: draw_sum.iter().map(|s| (s / count) as f32).collect(),
             family_mean,
             acceptance,
             trace: self.trace,

@@ -24,11 +24,50 @@ pub(crate) fn activate(activation: Activation, values: &mut [f32], derivative: &
     }
 }
 
+/// `values ← f(values)` element by element, for the activation `f` (formulas at
+/// [`Activation`]), without its derivative: what forward-only passes (`forward`) run.
+pub(crate) fn activate_values(activation: Activation, values: &mut [f32]) {
+    match activation {
+        Activation::Tanh => tanh_values(values),
+        Activation::Relu => relu_values(values),
+        Activation::Sigmoid => super::slices::sigmoid_in_place(values),
+        Activation::Softplus => softplus_values(values),
+    }
+}
+
+multiversion! {
+    /// `y = tanh a`.
+    fn tanh_values<A>(values: &mut [f32]) {
+        for v in values.iter_mut() {
+            *v = fast_math::tanh_with::<A>(*v);
+        }
+    }
+}
+
+multiversion! {
+    /// `y = max(a, 0)`.
+    fn relu_values(values: &mut [f32]) {
+        for v in values.iter_mut() {
+            *v = if *v > 0.0 { *v } else { 0.0 };
+        }
+    }
+}
+
+multiversion! {
+    /// `y = max(a, 0) + ln(1 + e^{-|a|})` (`= log(1 + eᵃ)`).
+    fn softplus_values<A>(values: &mut [f32]) {
+        for v in values.iter_mut() {
+            let a = *v;
+            *v = a.max(0.0) + fast_math::ln_1p_unit_with::<A>(fast_math::exp_with::<A>(-a.abs()));
+        }
+    }
+}
+
 multiversion! {
     /// `y = tanh a`, `dy = 1 - y²`.
-    fn tanh_in_place(values: &mut [f32], derivative: &mut [f32]) {
+    fn tanh_in_place<A>(values: &mut [f32], derivative: &mut [f32]) {
         for (v, d) in values.iter_mut().zip(derivative.iter_mut()) {
-            let y = fast_math::tanh(*v);
+            let y = fast_math::tanh_with::<A>(*v);
             *v = y;
             *d = 1.0 - y * y;
         }
@@ -48,9 +87,9 @@ multiversion! {
 
 multiversion! {
     /// `y = σ(a)`, `dy = y (1 - y)`.
-    fn sigmoid_in_place(values: &mut [f32], derivative: &mut [f32]) {
+    fn sigmoid_in_place<A>(values: &mut [f32], derivative: &mut [f32]) {
         for (v, d) in values.iter_mut().zip(derivative.iter_mut()) {
-            let y = fast_math::sigmoid(*v);
+            let y = fast_math::sigmoid_with::<A>(*v);
             *v = y;
             *d = y * (1.0 - y);
         }
@@ -60,13 +99,13 @@ multiversion! {
 multiversion! {
     /// `y = max(a, 0) + ln(1 + e^{-|a|})` (`= log(1 + eᵃ)`), `dy = σ(a)`, both from one
     /// `e^{-|a|}`.
-    fn softplus_in_place(values: &mut [f32], derivative: &mut [f32]) {
+    fn softplus_in_place<A>(values: &mut [f32], derivative: &mut [f32]) {
         for (v, d) in values.iter_mut().zip(derivative.iter_mut()) {
             let a = *v;
-            let e = fast_math::exp(-a.abs());
+            let e = fast_math::exp_with::<A>(-a.abs());
             let inv = 1.0 / (1.0 + e);
             *d = if a >= 0.0 { inv } else { e * inv };
-            *v = a.max(0.0) + fast_math::ln_1p_unit(e);
+            *v = a.max(0.0) + fast_math::ln_1p_unit_with::<A>(e);
         }
     }
 }
@@ -95,6 +134,23 @@ mod tests {
         let values = y.retaped::<NoneTape>().as_vec();
         let gradient = y.sum().backward().get(&x).as_vec();
         (values, gradient)
+    }
+
+    #[test]
+    fn the_values_alone_are_those_of_the_pass_with_derivatives() {
+        let xs = inputs();
+        for activation in [
+            Activation::Tanh,
+            Activation::Relu,
+            Activation::Sigmoid,
+            Activation::Softplus,
+        ] {
+            let (mut with, mut derivative) = (xs.clone(), vec![0.0; xs.len()]);
+            activate(activation, &mut with, &mut derivative);
+            let mut alone = xs.clone();
+            activate_values(activation, &mut alone);
+            assert_eq!(alone, with, "{activation:?}");
+        }
     }
 
     #[test]

@@ -57,6 +57,23 @@ pub(crate) fn forward_into(
     layer_product_into(out, xs, ws, n, i, bias.len());
 }
 
+/// [`forward_into`] by a dense product whatever the input: for callers that know `xs` is
+/// dense (hidden activations), so that nothing counts its zeros.
+pub(crate) fn dense_forward_into(
+    out: &mut Vec<f32>,
+    xs: &[f32],
+    ws: &[f32],
+    bias: &[f32],
+    n: usize,
+    i: usize,
+) {
+    out.clear();
+    for _ in 0..n {
+        out.extend_from_slice(bias);
+    }
+    product_into(out, xs, ws, n, i, bias.len());
+}
+
 /// `out (n × o) += xs · wsᵀ`, skipping the zeros of a sparse `xs` (see `sparse.rs`).
 fn layer_product_into(out: &mut [f32], xs: &[f32], ws: &[f32], n: usize, i: usize, o: usize) {
     match SparseRows::of_sparse(xs, i) {

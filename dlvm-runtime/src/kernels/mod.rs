@@ -11,10 +11,11 @@ mod ops;
 mod slices;
 mod sparse;
 
-pub(crate) use activations::activate;
+pub(crate) use activations::{activate, activate_values};
 pub(crate) use linear::{
-    bias_gradient_rows_into, forward_into, input_gradient_into, transposed_forward_into,
-    transposed_weight_gradient_rows_into, weight_gradient_rows_into, Destination,
+    bias_gradient_rows_into, dense_forward_into, forward_into, input_gradient_into,
+    transposed_forward_into, transposed_weight_gradient_rows_into, weight_gradient_rows_into,
+    Destination,
 };
 pub(crate) use ops::is_cpu;
 pub use ops::{
@@ -22,4 +23,7 @@ pub use ops::{
     bernoulli_rows_with_gradient_host, data_linear, linear, tanh,
 };
 pub use slices::sigmoid;
-pub(crate) use sparse::{transpose_into, transposed_products_into, SparseColumns, SparseRows};
+pub(crate) use slices::{accumulate_widened, sigmoid_in_place};
+pub(crate) use sparse::{
+    add_picked_rows, transpose_into, transposed_products_into, Picked, SparseColumns, SparseRows,
+};

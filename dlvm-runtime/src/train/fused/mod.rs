@@ -15,7 +15,6 @@
 //!    cache. No per-shard gradient is stored or summed.
 
 mod pass;
-mod plan;
 mod weights;
 
 use super::adam::{
@@ -23,6 +22,7 @@ use super::adam::{
     UpdateReport,
 };
 use super::params::NamedTensor;
+use crate::architecture::plan::Plan;
 use crate::data::Dataset;
 use crate::family::OutputFamily;
 use crate::kernels::{transpose_into, SparseRows};
@@ -30,7 +30,6 @@ use crate::model::Dlvm;
 use crate::parallel::{row_shards, Workers};
 use dfdx::prelude::*;
 use pass::{loss_and_signals, Rows, Workspace};
-use plan::Plan;
 use weights::{part_gradients, tensor_bounds, GradientSlot, ShardView};
 
 /// The fused pass for one model, with each worker's buffers.

@@ -16,7 +16,7 @@
 //! `∂L/∂m = ∂L/∂z + c m` and `∂L/∂v = ½ ∂L/∂z ⊙ ε ⊙ s + ½ c (e^v - 1)`. (The layer's own
 //! gradients are `∂W = gyᵀ u` and `∂b = Σ_r gy_r`.)
 
-use super::plan::{Dense, LayerInput, Plan};
+use crate::architecture::plan::{Dense, LayerInput, Plan};
 use crate::architecture::Activation;
 use crate::family::OutputFamily;
 use crate::kernels::{

@@ -9,7 +9,7 @@
 //! `∂W[J, ·] = Σ_s gy_s[·, J]ᵀ u_s`, `∂b[J] = Σ_s Σ_r gy_s[r, J]`.
 
 use super::pass::Workspace;
-use super::plan::Plan;
+use crate::architecture::plan::Plan;
 use crate::kernels::{
     bias_gradient_rows_into, transposed_products_into, transposed_weight_gradient_rows_into,
     weight_gradient_rows_into,

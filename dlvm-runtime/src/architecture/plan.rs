@@ -1,5 +1,6 @@
 //! A model's [`Architecture`] laid over its trainable tensors: which tensor is which layer's
-//! weight and bias, checked shape by shape.
+//! weight and bias, checked shape by shape. The fused training pass (`train/fused`) and the
+//! host forward pass (`forward`) both run their layers from it.
 
 use crate::architecture::{Activation, Architecture};
 use crate::train::NamedTensor;
