@@ -53,8 +53,8 @@ struct Args {
     #[arg(long, default_value_t = dlvm::parallel::available_threads())]
     workers: usize,
     /// Run the model's own dfdx networks instead of the fused CPU passes, to compare the two:
-    /// training through dfdx's tape (`TrainConfig::fused = false`) and the samplers' model
-    /// calls at every step (`ImputeOptions::fused = false`).
+    /// training through dfdx's tape (`TrainConfig::fused = false`), the samplers' model calls
+    /// at every step (`ImputeOptions::fused = false`) and IWAE's (`IwaeConfig::fused = false`).
     #[arg(long)]
     tape: bool,
     /// Directory for bench.md.
@@ -206,6 +206,7 @@ fn iwae_row(
     let config = IwaeConfig {
         threads: args.workers,
         progress: false,
+        fused: !args.tape,
         ..IwaeConfig::new(1000)
     };
     eprintln!("IWAE-1000 on {} images ...", images.rows());

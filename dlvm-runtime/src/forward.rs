@@ -7,7 +7,7 @@
 //!
 //! The samplers change only the missing entries of their points, so the encoder's first layer
 //! can start from its value at the observed entries, computed once per run
-//! ([`ObservedPart`]): `y = (b₁ + x_obs W₁,obsᵀ) + x_miss W₁,missᵀ`, the second term summed
+//! (`ObservedPart`): `y = (b₁ + x_obs W₁,obsᵀ) + x_miss W₁,missᵀ`, the second term summed
 //! over the non-zero missing entries only.
 
 mod networks;
