@@ -1,7 +1,8 @@
 //! The fused CPU training pass against dfdx's tape: the same loss and the same gradient in every
 //! parameter, for every activation, with and without hidden layers, for a family with its own
 //! host gradient (Bernoulli) and families on the default one (Gaussian, Poisson); and the
-//! trainer on the fused pass trains the model the tape trains.
+//! trainer on the fused pass trains the model the tape trains. The host networks the samplers
+//! and IWAE run (`dlvm::forward::HostNetworks`) compute the model's encoder and decoder.
 
 use dlvm::dfdx::prelude::{Backward, MeanTo, Trace, ZeroGrads};
 use dlvm::prelude::*;
@@ -189,6 +190,50 @@ fn the_fused_gradient_is_the_tape_gradient_for_every_activation_and_family() {
     assert_fused_matches_tape(&poisson, &counts(37, 4, 4), "softplus, Poisson");
     let linear = LinearGaussian::new(&dev, 5);
     assert_fused_matches_tape(&linear, &reals(37, 4, 5), "no hidden layers, Gaussian");
+}
+
+/// `HostNetworks` gives the model's own encoder and decoder outputs, to `1e-5` relative.
+fn assert_host_networks_match<M: Dlvm<Cpu>>(model: &M, x: &Dataset, what: &str) {
+    let host = dlvm::forward::HostNetworks::of_model(model)
+        .unwrap_or_else(|| panic!("{what}: no host networks"));
+    let (n, dev) = (x.rows(), model.device());
+    let xt = dev.tensor_from_vec(x.as_slice().to_vec(), (n, M::Observed::default()));
+    let q = model.encode(xt);
+    let (mean, log_variance) = host.encode(x.as_slice());
+    let mut rng = StdRng::seed_from_u64(9);
+    let z: Vec<f32> = (0..n * M::latent_dim())
+        .map(|_| rng.sample(StandardNormal))
+        .collect();
+    let raw = host.decode(&z);
+    let want_raw = model.decode(dev.tensor_from_vec(z.clone(), (n, M::Latent::default())));
+    let pairs = [
+        ("mean", mean, q.mean.as_vec()),
+        ("log-variance", log_variance, q.log_variance.as_vec()),
+        ("decoder", raw, want_raw.as_vec()),
+    ];
+    for (name, got, want) in pairs {
+        assert_eq!(got.len(), want.len(), "{what}, {name}: lengths");
+        for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+            let close = (g - w).abs() <= 1e-5 * w.abs().max(1.0);
+            assert!(close, "{what}, {name}[{k}]: host {g} vs model {w}");
+        }
+    }
+}
+
+#[test]
+fn the_host_networks_compute_the_model_networks_for_every_activation_and_family() {
+    let dev = Cpu::default();
+    let tanh = TanhBernoulli::new(&dev, 1);
+    assert_host_networks_match(&tanh, &bits(37, 6, 1), "tanh, Bernoulli");
+    assert_host_networks_match(&tanh, &bits_with(37, 6, 6, 0.1), "tanh, sparse data");
+    let relu = ReluBernoulli::new(&dev, 2);
+    assert_host_networks_match(&relu, &bits(37, 6, 2), "relu, Bernoulli");
+    let gaussian = SigmoidGaussian::new(&dev, 3);
+    assert_host_networks_match(&gaussian, &reals(37, 5, 3), "sigmoid, Gaussian");
+    let poisson = SoftplusPoisson::new(&dev, 4);
+    assert_host_networks_match(&poisson, &counts(37, 4, 4), "softplus, Poisson");
+    let linear = LinearGaussian::new(&dev, 5);
+    assert_host_networks_match(&linear, &reals(37, 4, 5), "no hidden layers, Gaussian");
 }
 
 #[test]
