@@ -19,6 +19,15 @@ dlvm! {
 }
 
 dlvm! {
+    /// A Gaussian model with hidden layers (two decoder outputs per coordinate).
+    model GaussianMlp {
+        latent z: 2 ~ Normal(0, I);
+        observed x: 6 ~ Gaussian(mlp(z; 5; tanh), xi = 0.01);
+        encoder q(z | x) = mlp(x; 7, 4; relu);
+    }
+}
+
+dlvm! {
     /// A small Bernoulli model, to check the rounding of discrete single imputations.
     model Binary {
         latent z: 2 ~ Normal(0, I);
@@ -318,6 +327,54 @@ fn bad_inputs_are_typed_errors() {
     assert!(model.pseudo_gibbs(&data, &observed_nan, &options).is_err());
 }
 
+/// `a` and `b` are the same chains: at most one in twenty differs (a Metropolis or Bernoulli
+/// decision within rounding of its threshold sends a chain its own way, and the two paths
+/// round differently), and every other chain agrees in its last draw, family mean and
+/// trace to `1e-4` and in its acceptance exactly.
+fn assert_same_chains(a: &Imputation, b: &Imputation, what: &str) {
+    let (n, p) = (a.rows, a.cols);
+    let far = |x: f64, y: f64| (x - y).abs() > 1e-4 * y.abs().max(1.0);
+    let differs = |i: usize| {
+        let entries = i * p..(i + 1) * p;
+        let points = [
+            (&a.last_draw, &b.last_draw),
+            (&a.family_mean, &b.family_mean),
+        ];
+        let point = points.iter().any(|(u, v)| {
+            entries
+                .clone()
+                .any(|k| far(f64::from(u[k]), f64::from(v[k])))
+        });
+        let trace = (0..a.iterations).any(|t| far(a.trace[t * n + i], b.trace[t * n + i]));
+        point || trace || a.acceptance[i] != b.acceptance[i]
+    };
+    assert_eq!((a.rows, a.iterations), (b.rows, b.iterations), "{what}");
+    let count = (0..n).filter(|&i| differs(i)).count();
+    assert!(count * 20 <= n, "{what}: {count} of {n} chains differ");
+}
+
+/// Both samplers on `model`, with the host networks (`fused`) or the model's own, on
+/// `threads` workers.
+fn both_samplers<M: Dlvm<Cpu>>(
+    model: &M,
+    data: &Dataset,
+    mask: &Mask,
+    threads: usize,
+    fused: bool,
+) -> [Imputation; 2] {
+    let options = ImputeOptions {
+        iterations: 30,
+        init: Init::FamilyMean,
+        threads,
+        seed: 3,
+        fused,
+        ..Default::default()
+    };
+    let pg = dlvm::impute::pseudo_gibbs(model, data, mask, &options).unwrap();
+    let mwg = dlvm::impute::metropolis_within_gibbs(model, data, mask, &options).unwrap();
+    [pg, mwg]
+}
+
 #[test]
 fn the_chains_on_the_host_networks_are_those_on_the_model_networks() {
     // Sparse binary points (about 10% ones) with a fifth of the entries missing: the host
@@ -328,34 +385,42 @@ fn the_chains_on_the_host_networks_are_those_on_the_model_networks() {
         .collect();
     let data = Dataset::from_vec("bits", 40, 24, values).unwrap();
     let mask = Mask::mcar(40, 24, 0.2, 5).unwrap();
-    let run = |fused: bool| {
-        let options = ImputeOptions {
-            iterations: 30,
-            init: Init::FamilyMean,
-            threads: 2,
-            seed: 3,
-            fused,
-            ..Default::default()
-        };
-        let pg = model.pseudo_gibbs(&data, &mask, &options).unwrap();
-        let mwg = model
-            .metropolis_within_gibbs(&data, &mask, &options)
-            .unwrap();
-        [pg, mwg]
-    };
-    let (host, own) = (run(true), run(false));
+    let own = both_samplers(&model, &data, &mask, 2, false);
+    let host = both_samplers(&model, &data, &mask, 2, true);
     for (a, b) in host.iter().zip(&own) {
-        assert_eq!(a.last_draw, b.last_draw, "the draws differ");
-        assert_eq!(a.acceptance, b.acceptance, "the acceptances differ");
-        for (x, y) in a.trace.iter().zip(&b.trace) {
-            assert!((x - y).abs() <= 1e-4 * y.abs(), "trace {x} vs {y}");
-        }
-        for (x, y) in a.family_mean.iter().zip(&b.family_mean) {
-            assert!((x - y).abs() <= 1e-5, "family mean {x} vs {y}");
-        }
+        assert_same_chains(a, b, "sparse bits");
     }
     let accepted = host[1].mean_acceptance();
     assert!(accepted > 0.0 && accepted < 1.0, "acceptance {accepted}");
+}
+
+#[test]
+fn the_host_networks_run_a_gaussian_model_on_any_worker_count() {
+    // Hidden layers, two decoder outputs per coordinate. A tenth missing takes the first
+    // layer from the observed part; six tenths, and everything, fall back to the whole
+    // product. Eight workers on 30 chains, and on 3.
+    let model = GaussianMlp::new(&Cpu::default(), 2);
+    let values: Vec<f32> = (0..30 * 6)
+        .map(|k| ((k * 37) % 17) as f32 / 8.0 - 1.0)
+        .collect();
+    let data = Dataset::from_vec("reals", 30, 6, values).unwrap();
+    for rate in [0.1, 0.6, 1.0] {
+        let mask = Mask::mcar(30, 6, rate, 3).unwrap();
+        let own = both_samplers(&model, &data, &mask, 1, false);
+        for threads in [1, 3, 8] {
+            let host = both_samplers(&model, &data, &mask, threads, true);
+            for (a, b) in host.iter().zip(&own) {
+                assert_same_chains(a, b, &format!("{rate} missing, {threads} workers"));
+            }
+        }
+    }
+    let few = Dataset::from_vec("three", 3, 6, data.as_slice()[..18].to_vec()).unwrap();
+    let mask = Mask::mcar(3, 6, 0.5, 4).unwrap();
+    let own = both_samplers(&model, &few, &mask, 1, false);
+    let host = both_samplers(&model, &few, &mask, 8, true);
+    for (a, b) in host.iter().zip(&own) {
+        assert_same_chains(a, b, "3 chains, 8 workers");
+    }
 }
 
 #[test]

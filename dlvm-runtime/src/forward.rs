@@ -2,8 +2,8 @@
 //! ([`Dlvm::architecture`](crate::model::Dlvm::architecture)), on host buffers: the encoder
 //! and the decoder run over host copies of the model's weights, read once, with no dfdx tensor,
 //! no tape and (with a reused workspace) no allocation per call. On the CPU the imputation
-//! samplers run their chains on it; other models and other devices run the model's own
-//! networks.
+//! samplers run their chains on it and IWAE its points; other models and other devices run
+//! the model's own networks.
 //!
 //! The samplers change only the missing entries of their points, so the encoder's first layer
 //! can start from its value at the observed entries, computed once per run

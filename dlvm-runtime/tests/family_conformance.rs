@@ -25,6 +25,20 @@ family_conformance_test!(
     .outside(vec![0.5, -1.0, 2.0])
 );
 
+// 130 coordinates: `sample_coordinates` draws 86 of them, more than Bernoulli's 64 random
+// words at a time.
+family_conformance_test!(
+    bernoulli_conforms_on_many_coordinates,
+    Bernoulli,
+    Conformance::new(
+        Domain::Points(vec![0.0, 1.0]),
+        vec![(0..130).map(|k| 4.0 * (0.37 * k as f32).sin()).collect()]
+    )
+    .coordinates(130)
+    .draws(5000)
+    .outside(vec![0.5])
+);
+
 family_conformance_test!(
     diagonal_gaussian_conforms,
     Gaussian::<Diagonal>::with_floor(0.01).unwrap(),

@@ -15,8 +15,9 @@
 //!    standard errors: `|x̄ - m| <= z √(v / N)` and `|s² - v| <= z √((μ₄ - v²) / N)`, where `μ₄` is
 //!    the fourth central moment (by quadrature), the asymptotic variance of `s²`. With `z = 5` a
 //!    correct family fails one check with probability below `6·10⁻⁷`. The same holds for
-//!    [`sample_coordinates`](super::OutputFamily::sample_coordinates) at the odd coordinates
-//!    (coordinate 0 when `p = 1`), which must also leave the other entries untouched;
+//!    [`sample_coordinates`](super::OutputFamily::sample_coordinates) at two coordinates of
+//!    every three (`j mod 3 ≠ 0`; coordinate 0 when `p = 1`), which must also leave the other
+//!    entries untouched;
 //! 5. **gradients**: `∂ log Φ_j / ∂η` is finite at up to 65 support points and equals its central
 //!    finite difference there (the `gradient` check catches a log-density whose gradient tape was
 //!    dropped or mis-merged);
@@ -465,7 +466,9 @@ const UNTOUCHED: f32 = -1.234_567e30;
 enum Sampler {
     /// `sample_row`, all coordinates.
     Row,
-    /// `sample_coordinates` at the odd coordinates (coordinate 0 when `p = 1`).
+    /// `sample_coordinates` at the coordinates `j` with `j mod 3 ≠ 0` (coordinate 0 when
+    /// `p = 1`): two of every three, so that runs of chosen coordinates alternate with
+    /// coordinates that must stay untouched.
     Coordinates,
 }
 
@@ -474,7 +477,7 @@ impl Sampler {
         match self {
             Sampler::Row => (0..p as u32).collect(),
             Sampler::Coordinates if p == 1 => vec![0],
-            Sampler::Coordinates => (1..p as u32).step_by(2).collect(),
+            Sampler::Coordinates => (0..p as u32).filter(|j| j % 3 != 0).collect(),
         }
     }
 

@@ -15,7 +15,7 @@ impl RowCoordinates {
     /// The coordinates `j` with `flags[r · width + j]` set, for each row `r` of `flags`.
     ///
     /// # Panics
-    /// When `flags.len()` is not a multiple of `width`, or `width` does not fit a `u32`.
+    /// When `width` is 0 or does not fit a `u32`, or `flags.len()` is not a multiple of it.
     pub(crate) fn from_flags(flags: &[bool], width: usize) -> Self {
         assert!(
             width > 0 && flags.len() % width == 0 && u32::try_from(width).is_ok(),

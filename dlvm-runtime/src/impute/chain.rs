@@ -43,7 +43,9 @@ pub(crate) struct Chains<'a, M, D: Device<f32>> {
 /// One shard's buffers and the latent state of its chains.
 #[derive(Debug, Default)]
 struct ShardState {
-    /// The networks' buffers; `ws.raw` holds the last decoder output (a proposal's, in MWG).
+    /// The networks' buffers. `ws.raw` is scratch: it holds `f(z̃)` only between
+    /// [`Chains::propose`] and [`Chains::accept_and_redraw`]; elsewhere it is stale (the decoder
+    /// output at `z` is `raw`).
     ws: Workspace,
     /// The chains' latent codes, `rows × d`.
     z: Vec<f32>,

@@ -45,9 +45,11 @@ pub struct ImputeOptions {
     /// Whether to draw a progress bar on stderr.
     pub progress: bool,
     /// Worker threads that share each batched model call (encoder, decoder, log-likelihood) and
-    /// the draws of the missing entries by rows. `z` and the acceptance draws come from the run's
-    /// generator on the calling thread, each chain's `x_miss` from its own stream, so the chains
-    /// do not depend on this count beyond the rounding of matrix products of different sizes.
+    /// the draws of the missing entries by rows. Metropolis-within-Gibbs' first `z` and its
+    /// acceptance draws come from the run's generator on the calling thread, each chain's other
+    /// draws (`z` or `z̃`, `x_miss`) from its own stream, so the chains do not depend on this count beyond the rounding of matrix products of different sizes
+    /// (and, with [`fused`](Self::fused), of the encoder's first layer, which each worker's
+    /// shard computes from the observed part or by the whole product, by its own density).
     pub threads: usize,
     /// Whether the chains run the model's networks on the host, over copies of its weights read
     /// once, with the encoder's first layer at the observed entries computed once per run

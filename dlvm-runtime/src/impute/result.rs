@@ -87,7 +87,8 @@ impl Imputation {
     }
 }
 
-/// Accumulates retained draws, the trace and acceptance counts while a sampler runs.
+/// Keeps the last `keep` retained draws, the trace and the acceptance counts while a sampler
+/// runs (the sum of the retained draws is the chains', `Chains::draw_sum`).
 pub(crate) struct Recorder {
     options: ImputeOptions,
     retained: usize,

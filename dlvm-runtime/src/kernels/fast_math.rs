@@ -96,7 +96,8 @@ pub fn exp_with<A: MulAdd>(x: f32) -> f32 {
 
 /// `ln(1 + e)` for `e ∈ [0, 1]`, accurate for tiny `e` too: `e · P(e)` with `P` the degree-9
 /// polynomial that interpolates `ln(1 + e) / e` at the Chebyshev nodes of `[0, 1]` (relative
-/// error below 1.5 ulp in `f32`, tested). Multiply-adds only: no division, no branch.
+/// error below `1.6 ε` over every `f32` of `(0, 1]`, `ε = f32::EPSILON`; the test asserts
+/// `2 ε`). Multiply-adds only: no division, no branch.
 #[inline(always)]
 pub fn ln_1p_unit(e: f32) -> f32 {
     ln_1p_unit_with::<Separate>(e)
@@ -213,7 +214,7 @@ mod tests {
         let worst = points
             .map(|e| ulps(ln_1p_unit_with::<A>(e), f64::from(e).ln_1p(), 0.0))
             .fold(0.0, f64::max);
-        assert!(worst < 3.0, "worst {worst} ulps");
+        assert!(worst < 2.0, "worst {worst} ulps");
         assert_eq!(ln_1p_unit_with::<A>(0.0), 0.0);
     }
 

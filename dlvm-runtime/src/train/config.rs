@@ -42,7 +42,8 @@ pub struct TrainConfig {
     /// does) and runs on the CPU: one hand-written forward and backward pass over host buffers,
     /// the same ELBO and gradient as the tape up to rounding. `false` always uses dfdx's tape.
     /// The two round differently, so a run is reproduced (or resumed) bit for bit with the same
-    /// setting.
+    /// setting. The CPU kernels use fused multiply-adds where the CPU has FMA and separate ones
+    /// where it has not, so bit-for-bit reproduction also needs a CPU of the same kind.
     pub fused: bool,
 }
 
