@@ -62,15 +62,7 @@ impl OutputFamily for Bernoulli {
     /// `rand`'s `f32` uniform), the words drawn 64 at a time.
     fn sample_row(&self, raw: &[f32], rng: &mut dyn RngCore, out: &mut [f32]) {
         crate::kernels::sigmoid(raw, out);
-        let mut words = [0u32; 64];
-        for chunk in out.chunks_mut(64) {
-            let words = &mut words[..chunk.len()];
-            rng.fill(words);
-            for (o, &w) in chunk.iter_mut().zip(words.iter()) {
-                let u = (w >> 8) as f32 * (1.0 / 16_777_216.0);
-                *o = if u < *o { 1.0 } else { 0.0 };
-            }
-        }
+        draw_bits_in_place(out, rng);
     }
 
     /// [`sample_row`](Self::sample_row)'s draw at the chosen coordinates only: their logits
@@ -86,14 +78,9 @@ impl OutputFamily for Bernoulli {
         scratch.clear();
         scratch.extend(coordinates.iter().map(|&j| raw[j as usize]));
         crate::kernels::sigmoid_in_place(scratch);
-        let mut words = [0u32; 64];
-        for (probabilities, chosen) in scratch.chunks(64).zip(coordinates.chunks(64)) {
-            let words = &mut words[..chosen.len()];
-            rng.fill(words);
-            for ((&probability, &w), &j) in probabilities.iter().zip(words.iter()).zip(chosen) {
-                let u = (w >> 8) as f32 * (1.0 / 16_777_216.0);
-                x[j as usize] = if u < probability { 1.0 } else { 0.0 };
-            }
+        draw_bits_in_place(scratch, rng);
+        for (&j, &bit) in coordinates.iter().zip(scratch.iter()) {
+            x[j as usize] = bit;
         }
     }
 
@@ -111,6 +98,20 @@ impl OutputFamily for Bernoulli {
 
     fn log_density_bound(&self) -> Option<f64> {
         Some(0.0)
+    }
+}
+
+/// `b_k = 1` when `u_k < b_k` (a probability on entry), else 0, with `u_k` uniform on `[0, 1)`
+/// from 24 random bits (as `rand`'s `f32` uniform), the words drawn 64 at a time.
+fn draw_bits_in_place(probabilities: &mut [f32], rng: &mut dyn RngCore) {
+    let mut words = [0u32; 64];
+    for chunk in probabilities.chunks_mut(64) {
+        let words = &mut words[..chunk.len()];
+        rng.fill(words);
+        for (b, &w) in chunk.iter_mut().zip(words.iter()) {
+            let u = (w >> 8) as f32 * (1.0 / 16_777_216.0);
+            *b = if u < *b { 1.0 } else { 0.0 };
+        }
     }
 }
 

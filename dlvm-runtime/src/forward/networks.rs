@@ -5,7 +5,7 @@ use crate::architecture::plan::{Dense, Plan};
 use crate::family::OutputFamily;
 use crate::kernels::{
     activate_values, add_picked_rows, dense_forward_into, transpose_into, transposed_forward_into,
-    Picked, SparseRows,
+    transposed_forward_skipping_zeros_into, Picked, SparseRows,
 };
 use crate::model::Dlvm;
 use crate::train::{read_tensors, NamedTensor};
@@ -227,23 +227,18 @@ impl HostNetworks {
         let layer = &self.plan.trunk[0];
         let (p, h) = (layer.inputs, layer.outputs);
         let (wt, bias) = (&self.first_transposed, &self.params[layer.bias].values);
-        if let Some(rows) = observed {
-            picked.gather_missing(x, p, &rows);
-            if picked.len() as f32 <= MAX_DENSITY * (n * p) as f32 {
-                out.clear();
-                out.extend_from_slice(rows.base);
-                picked.add_rows_into(out, wt, h);
-                return;
-            }
-        } else if sparse.compress(x, p) {
-            out.clear();
-            for _ in 0..n {
-                out.extend_from_slice(bias);
-            }
-            sparse.product_transposed_into(out, wt, h);
+        let Some(rows) = observed else {
+            transposed_forward_skipping_zeros_into(out, x, wt, bias, n, p, sparse);
             return;
+        };
+        picked.gather_missing(x, p, &rows);
+        if picked.len() as f32 <= MAX_DENSITY * (n * p) as f32 {
+            out.clear();
+            out.extend_from_slice(rows.base);
+            picked.add_rows_into(out, wt, h);
+        } else {
+            transposed_forward_into(out, x, wt, bias, n, p);
         }
-        transposed_forward_into(out, x, wt, bias, n, p);
     }
 
     /// `out = u Wᵀ + b` for the `n` rows `u` (dense).

@@ -60,10 +60,34 @@ struct ShardState {
 }
 
 impl ShardState {
-    /// Adds the completed points `x` to the sum of retained points.
-    fn retain(&mut self, x: &[f32]) {
-        self.draw_sum.resize(x.len(), 0.0);
-        crate::kernels::accumulate_widened(&mut self.draw_sum, x);
+    /// For the chains `first..` whose completed rows are `x` (`p` values each) and streams
+    /// `rngs`:
+    /// `x_miss ~ Φ(x_miss | η)` from `raw` (rows without a missing entry draw nothing), the new
+    /// points added to the sum of retained points when `retain`, and `log Φ(x | η)` per chain.
+    #[allow(clippy::too_many_arguments)]
+    fn redraw_and_score<F: OutputFamily>(
+        &mut self,
+        family: &F,
+        missing: &RowCoordinates,
+        first: usize,
+        x: &mut [f32],
+        rngs: &mut [ChaCha12Rng],
+        p: usize,
+        retain: bool,
+    ) -> Vec<f64> {
+        let width = F::raw_width(p);
+        for (k, (x, rng)) in x.chunks_mut(p).zip(rngs.iter_mut()).enumerate() {
+            let coordinates = missing.row(first + k);
+            if !coordinates.is_empty() {
+                let raw = &self.raw[k * width..(k + 1) * width];
+                family.sample_coordinates(raw, coordinates, rng, x, &mut self.scratch);
+            }
+        }
+        if retain {
+            self.draw_sum.resize(x.len(), 0.0);
+            crate::kernels::accumulate_widened(&mut self.draw_sum, x);
+        }
+        row_log_likelihood(family, &self.raw, x, p)
     }
 }
 
@@ -237,16 +261,7 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
             sample_rows(mean, log_variance, job.rngs, d, &mut state.z);
             networks.decode(&state.z, &mut state.ws);
             std::mem::swap(&mut state.raw, &mut state.ws.raw);
-            let draw = Draw {
-                raw: &state.raw,
-                missing,
-                first: job.first,
-            };
-            draw.missing_rows(family, job.x, job.rngs, p, &mut state.scratch);
-            if retain {
-                state.retain(job.x);
-            }
-            row_log_likelihood(family, &state.raw, job.x, p)
+            state.redraw_and_score(family, missing, job.first, job.x, job.rngs, p, retain)
         });
         parts.concat()
     }
@@ -296,16 +311,7 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
                 state.z[z.clone()].copy_from_slice(&state.proposal[z]);
                 state.raw[raw.clone()].copy_from_slice(&state.ws.raw[raw]);
             }
-            let draw = Draw {
-                raw: &state.raw,
-                missing,
-                first: job.first,
-            };
-            draw.missing_rows(family, job.x, job.rngs, p, &mut state.scratch);
-            if retain {
-                state.retain(job.x);
-            }
-            row_log_likelihood(family, &state.raw, job.x, p)
+            state.redraw_and_score(family, missing, job.first, job.x, job.rngs, p, retain)
         });
         parts.concat()
     }
@@ -335,36 +341,6 @@ fn row_log_likelihood<F: OutputFamily>(family: &F, raw: &[f32], x: &[f32], p: us
     let mut sums = vec![0.0; x.len() / p];
     family.log_prob_rows_host(raw, x, p, &mut sums);
     sums.into_iter().map(f64::from).collect()
-}
-
-/// The decoder rows a shard draws its chains' missing entries from.
-struct Draw<'r> {
-    raw: &'r [f32],
-    missing: &'r RowCoordinates,
-    first: usize,
-}
-
-impl Draw<'_> {
-    /// `x_miss ~ Φ(x_miss | η)` for the chains `first..` whose completed rows are `x` (`p`
-    /// values each) and streams `rngs`; rows without a missing entry draw nothing.
-    fn missing_rows<F: OutputFamily>(
-        &self,
-        family: &F,
-        x: &mut [f32],
-        rngs: &mut [ChaCha12Rng],
-        p: usize,
-        scratch: &mut Vec<f32>,
-    ) {
-        let width = F::raw_width(p);
-        for (k, (x, rng)) in x.chunks_mut(p).zip(rngs.iter_mut()).enumerate() {
-            let coordinates = self.missing.row(self.first + k);
-            if coordinates.is_empty() {
-                continue;
-            }
-            let raw = &self.raw[k * width..(k + 1) * width];
-            family.sample_coordinates(raw, coordinates, rng, x, scratch);
-        }
-    }
 }
 
 /// The decoder's output width for the model's family.

@@ -115,6 +115,13 @@ mod tests {
     use super::*;
     use dfdx::prelude::*;
 
+    const ALL: [Activation; 4] = [
+        Activation::Tanh,
+        Activation::Relu,
+        Activation::Sigmoid,
+        Activation::Softplus,
+    ];
+
     /// Inputs spread over `[-25, 25]`, including 0 and both sides of softplus's cut at 20.
     fn inputs() -> Vec<f32> {
         (0..=1000).map(|i| -25.0 + 0.05 * i as f32).collect()
@@ -139,12 +146,7 @@ mod tests {
     #[test]
     fn the_values_alone_are_those_of_the_pass_with_derivatives() {
         let xs = inputs();
-        for activation in [
-            Activation::Tanh,
-            Activation::Relu,
-            Activation::Sigmoid,
-            Activation::Softplus,
-        ] {
+        for activation in ALL {
             let (mut with, mut derivative) = (xs.clone(), vec![0.0; xs.len()]);
             activate(activation, &mut with, &mut derivative);
             let mut alone = xs.clone();
@@ -156,12 +158,7 @@ mod tests {
     #[test]
     fn every_activation_matches_dfdx_in_value_and_derivative() {
         let xs = inputs();
-        for activation in [
-            Activation::Tanh,
-            Activation::Relu,
-            Activation::Sigmoid,
-            Activation::Softplus,
-        ] {
+        for activation in ALL {
             let (want_y, want_dy) = dfdx_reference(activation, &xs);
             let mut y = xs.clone();
             let mut dy = vec![f32::NAN; xs.len()];

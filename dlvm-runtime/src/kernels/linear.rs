@@ -50,10 +50,7 @@ pub(crate) fn forward_into(
     n: usize,
     i: usize,
 ) {
-    out.clear();
-    for _ in 0..n {
-        out.extend_from_slice(bias);
-    }
+    fill_rows(out, bias, n);
     layer_product_into(out, xs, ws, n, i, bias.len());
 }
 
@@ -67,11 +64,38 @@ pub(crate) fn dense_forward_into(
     n: usize,
     i: usize,
 ) {
+    fill_rows(out, bias, n);
+    product_into(out, xs, ws, n, i, bias.len());
+}
+
+/// `out` becomes `n` copies of the row `bias` (its allocation reused): what every layer's
+/// product accumulates into.
+fn fill_rows(out: &mut Vec<f32>, bias: &[f32], n: usize) {
     out.clear();
     for _ in 0..n {
         out.extend_from_slice(bias);
     }
-    product_into(out, xs, ws, n, i, bias.len());
+}
+
+/// [`transposed_forward_into`] that, when at most a quarter of `xs` is non-zero, adds only the
+/// rows of `wt` its non-zero entries pick (compressing `xs` into `sparse`); returns whether it
+/// did.
+pub(crate) fn transposed_forward_skipping_zeros_into(
+    out: &mut Vec<f32>,
+    xs: &[f32],
+    wt: &[f32],
+    bias: &[f32],
+    n: usize,
+    i: usize,
+    sparse: &mut SparseRows,
+) -> bool {
+    if !sparse.compress(xs, i) {
+        transposed_forward_into(out, xs, wt, bias, n, i);
+        return false;
+    }
+    fill_rows(out, bias, n);
+    sparse.product_transposed_into(out, wt, bias.len());
+    true
 }
 
 /// `out (n × o) += xs · wsᵀ`, skipping the zeros of a sparse `xs` (see `sparse.rs`).
@@ -107,10 +131,7 @@ pub(crate) fn transposed_forward_into(
 ) {
     let o = bias.len();
     assert!(xs.len() == n * i && wt.len() == i * o);
-    out.clear();
-    for _ in 0..n {
-        out.extend_from_slice(bias);
-    }
+    fill_rows(out, bias, n);
     // dst (r, c) at r·o + c; lhs (r, k) = xs at r·i + k; rhs (k, c) = wt at k·o + c.
     let dst = Strided::row_major(out, o);
     accumulate_product(dst, Operand::new(xs, 1, i), Operand::new(wt, 1, o), n, o, i);

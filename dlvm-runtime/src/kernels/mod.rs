@@ -14,8 +14,8 @@ mod sparse;
 pub(crate) use activations::{activate, activate_values};
 pub(crate) use linear::{
     bias_gradient_rows_into, dense_forward_into, forward_into, input_gradient_into,
-    transposed_forward_into, transposed_weight_gradient_rows_into, weight_gradient_rows_into,
-    Destination,
+    transposed_forward_into, transposed_forward_skipping_zeros_into,
+    transposed_weight_gradient_rows_into, weight_gradient_rows_into, Destination,
 };
 pub(crate) use ops::is_cpu;
 pub use ops::{

@@ -7,12 +7,26 @@ use super::fast_math;
 /// has AVX-512F, else in an AVX2 + FMA build when it has both, else in the baseline build.
 macro_rules! multiversion {
     ($(#[$doc:meta])* fn $name:ident<$a:ident>($($arg:ident: $ty:ty),*) $body:block) => {
+        $crate::kernels::slices::multiversion! {
+            @build
+            $(#[$doc])*
+            ///
+            /// (`A`: fused multiply-adds in the AVX2 + FMA and AVX-512 builds, separate ones in
+            /// the baseline build; see [`MulAdd`](crate::kernels::fast_math::MulAdd).)
+            fn $name<$a>($($arg: $ty),*) $body
+        }
+    };
+    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) $body:block) => {
+        // The body names no multiply-add type: the parameter goes unused.
+        $crate::kernels::slices::multiversion! {
+            @build $(#[$doc])* fn $name<Unused>($($arg: $ty),*) $body
+        }
+    };
+    (@build $(#[$doc:meta])* fn $name:ident<$a:ident>($($arg:ident: $ty:ty),*) $body:block) => {
         $(#[$doc])*
-        ///
-        /// (`A`: fused multiply-adds in the AVX2 + FMA and AVX-512 builds, separate ones in the
-        /// baseline build; see [`MulAdd`](crate::kernels::fast_math::MulAdd).)
         pub fn $name($($arg: $ty),*) {
             #[inline(always)]
+            #[allow(clippy::extra_unused_type_parameters)] // the plain arm's `Unused`
             fn generic<$a: $crate::kernels::fast_math::MulAdd>($($arg: $ty),*) $body
 
             #[cfg(target_arch = "x86_64")]
@@ -42,41 +56,6 @@ macro_rules! multiversion {
                 }
             }
             generic::<$crate::kernels::fast_math::Separate>($($arg),*)
-        }
-    };
-    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) $body:block) => {
-        $(#[$doc])*
-        pub fn $name($($arg: $ty),*) {
-            #[inline(always)]
-            fn generic($($arg: $ty),*) $body
-
-            #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx512f,avx2,fma")]
-            unsafe fn avx512($($arg: $ty),*) {
-                generic($($arg),*)
-            }
-
-            #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx2,fma")]
-            unsafe fn avx2($($arg: $ty),*) {
-                generic($($arg),*)
-            }
-
-            #[cfg(target_arch = "x86_64")]
-            {
-                if is_x86_feature_detected!("avx512f")
-                    && is_x86_feature_detected!("avx2")
-                    && is_x86_feature_detected!("fma")
-                {
-                    // SAFETY: the CPU supports AVX-512F, AVX2 and FMA, checked just above.
-                    return unsafe { avx512($($arg),*) };
-                }
-                if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                    // SAFETY: the CPU supports AVX2 and FMA, checked just above.
-                    return unsafe { avx2($($arg),*) };
-                }
-            }
-            generic($($arg),*)
         }
     };
 }

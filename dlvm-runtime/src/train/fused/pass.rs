@@ -20,7 +20,7 @@ use crate::architecture::plan::{Dense, LayerInput, Plan};
 use crate::architecture::Activation;
 use crate::family::OutputFamily;
 use crate::kernels::{
-    activate, forward_into, input_gradient_into, transposed_forward_into,
+    activate, forward_into, input_gradient_into, transposed_forward_skipping_zeros_into,
     Destination::{Add, Overwrite},
     SparseColumns, SparseRows,
 };
@@ -274,17 +274,11 @@ fn transposed_forward(
     out: &mut Vec<f32>,
 ) {
     let (wt, bias) = (&params[layer.weight].values, &params[layer.bias].values);
-    *first.sparse = first.rows.compress(input, layer.inputs);
-    if !*first.sparse {
-        transposed_forward_into(out, input, wt, bias, n, layer.inputs);
-        return;
+    let (i, rows) = (layer.inputs, &mut *first.rows);
+    *first.sparse = transposed_forward_skipping_zeros_into(out, input, wt, bias, n, i, rows);
+    if *first.sparse {
+        first.columns.transpose_from(first.rows);
     }
-    out.clear();
-    for _ in 0..n {
-        out.extend_from_slice(bias);
-    }
-    first.rows.product_transposed_into(out, wt, layer.outputs);
-    first.columns.transpose_from(first.rows);
 }
 
 /// The chain rule from `∂L/∂η` down to every layer's signal (the encoder's first layer is the
