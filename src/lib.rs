@@ -32,10 +32,32 @@
 pub use dlvm_macros::dlvm;
 pub use dlvm_runtime::*;
 
-/// The DSL guide `docs/dsl.md`, compiled here so that its examples are tested (`cargo test --doc`).
+/// Every page of the user guide (`docs/`) and the README, compiled here so that each of their
+/// Rust code blocks is tested (`cargo test --doc`): a block that stops compiling fails the
+/// suite. Blocks that are not Rust are marked `text` or `sh`.
 #[cfg(doctest)]
-#[doc = include_str!("../docs/dsl.md")]
-pub struct DslGuide;
+mod guide {
+    #[doc = include_str!("../README.md")]
+    pub struct Readme;
+    #[doc = include_str!("../docs/dsl.md")]
+    pub struct Dsl;
+    #[doc = include_str!("../docs/families.md")]
+    pub struct Families;
+    #[doc = include_str!("../docs/imputation.md")]
+    pub struct Imputation;
+    #[doc = include_str!("../docs/likelihood.md")]
+    pub struct Likelihood;
+    #[doc = include_str!("../docs/architecture.md")]
+    pub struct Architecture;
+    #[doc = include_str!("../docs/errors.md")]
+    pub struct Errors;
+    #[doc = include_str!("../docs/error-catalogue.md")]
+    pub struct ErrorCatalogue;
+    #[doc = include_str!("../docs/performance.md")]
+    pub struct Performance;
+    #[doc = include_str!("../docs/results.md")]
+    pub struct Results;
+}
 
 #[doc(hidden)]
 #[path = "private.rs"]

@@ -4,8 +4,16 @@ use crate::data::DataError;
 use crate::family::FamilyError;
 use std::path::PathBuf;
 
+/// The `Debug` form is the message itself, so that `fn main() -> Result<(), DlvmError>` prints
+/// what is wrong and the fix rather than the variant's fields.
+impl std::fmt::Debug for DlvmError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
 /// Any error the runtime reports to a user.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum DlvmError {
     /// Reading or validating data failed.
     #[error(transparent)]

@@ -111,13 +111,80 @@ impl Dataset {
         self
     }
 
-    /// Keeps the first `min(n, rows)` rows. A data set is never empty, so
-    /// `n == 0` keeps one row.
-    #[must_use]
-    pub fn take(mut self, n: usize) -> Self {
-        self.rows = n.clamp(1, self.rows);
+    /// Keeps the first `min(n, rows)` rows.
+    ///
+    /// ```
+    /// # use dlvm_runtime::data::Dataset;
+    /// let d = Dataset::from_vec("d", 3, 1, vec![0.0, 1.0, 2.0])?;
+    /// assert_eq!(d.take(2)?.as_slice(), &[0.0, 1.0]);
+    /// # Ok::<(), dlvm_runtime::data::DataError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`DataError::Empty`] if `n == 0` (a data set is never empty).
+    pub fn take(mut self, n: usize) -> Result<Self, DataError> {
+        if n == 0 {
+            return Err(DataError::Empty {
+                source_name: format!("{} (first 0 rows)", self.name),
+            });
+        }
+        self.rows = n.min(self.rows);
         self.data.truncate(self.rows * self.cols);
-        self
+        Ok(self)
+    }
+
+    /// The rows `indices`, in that order (repeats allowed), as a new data set named
+    /// `name`.
+    ///
+    /// # Errors
+    ///
+    /// [`DataError::Empty`] if `indices` is empty, [`DataError::RowOutOfRange`] naming the
+    /// first index `>= self.rows()`.
+    pub fn select(&self, name: impl Into<String>, indices: &[usize]) -> Result<Self, DataError> {
+        self.check_rows(indices)?;
+        let mut data = Vec::new();
+        self.gather(indices, &mut data);
+        Self::from_vec(name, indices.len(), self.cols, data)
+    }
+
+    /// Splits the rows at random into two data sets of `first` and `rows - first` rows
+    /// (e.g. train and test), reproducibly for a given `seed`: the rows are shuffled by a
+    /// ChaCha12 stream seeded with `seed` (Fisher–Yates), and each part keeps the shuffled
+    /// order. The parts are named `"<name> [part 1 of 2]"` and `"<name> [part 2 of 2]"`.
+    ///
+    /// ```
+    /// # use dlvm_runtime::data::Dataset;
+    /// let d = Dataset::from_vec("table", 10, 2, (0..20).map(|v| v as f32).collect())?;
+    /// let (train, test) = d.split_random(8, 42)?;
+    /// assert_eq!((train.rows(), test.rows()), (8, 2));
+    /// # Ok::<(), dlvm_runtime::data::DataError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`DataError::Empty`] if `first` is 0 or at least `rows` (a part would be empty).
+    pub fn split_random(&self, first: usize, seed: u64) -> Result<(Self, Self), DataError> {
+        use rand::{seq::SliceRandom, SeedableRng};
+        let empty = |part: &str| DataError::Empty {
+            source_name: format!(
+                "{} ({part} of a split of {} rows at {first})",
+                self.name, self.rows
+            ),
+        };
+        if first == 0 {
+            return Err(empty("first part"));
+        }
+        if first >= self.rows {
+            return Err(empty("second part"));
+        }
+        let mut order: Vec<usize> = (0..self.rows).collect();
+        order.shuffle(&mut rand_chacha::ChaCha12Rng::seed_from_u64(seed));
+        let (a, b) = order.split_at(first);
+        Ok((
+            self.select(format!("{} [part 1 of 2]", self.name), a)?,
+            self.select(format!("{} [part 2 of 2]", self.name), b)?,
+        ))
     }
 
     /// Copies the rows `indices` (in that order, repeats allowed) into `out`,
@@ -335,13 +402,34 @@ mod tests {
     }
 
     #[test]
+    fn take_zero_is_an_error_not_one_row() {
+        let err = small().take(0).unwrap_err();
+        assert!(matches!(err, DataError::Empty { .. }), "{err}");
+        assert!(err.to_string().contains("first 0 rows"), "{err}");
+    }
+
+    #[test]
+    fn split_random_partitions_the_rows_reproducibly() {
+        let d = Dataset::from_vec("d", 10, 1, (0..10).map(|v| v as f32).collect()).unwrap();
+        let (a, b) = d.split_random(7, 3).unwrap();
+        let (a2, _) = d.split_random(7, 3).unwrap();
+        assert_eq!(a.as_slice(), a2.as_slice());
+        let mut all: Vec<f32> = a.as_slice().iter().chain(b.as_slice()).copied().collect();
+        assert_ne!(&all[..7], &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "not shuffled");
+        all.sort_by(f32::total_cmp);
+        assert_eq!(all, (0..10).map(|v| v as f32).collect::<Vec<_>>());
+        assert!(d.split_random(0, 1).is_err() && d.split_random(10, 1).is_err());
+        let err = d.select("s", &[1, 10]).unwrap_err();
+        assert!(matches!(err, DataError::RowOutOfRange { row: 10, .. }), "{err}");
+    }
+
+    #[test]
     fn map_take_gather() {
         let d = small().map(|x| 1.0 - x);
         assert_eq!(d.row(2), &[-3.0, -4.0]);
-        let t = d.clone().take(2);
+        let t = d.clone().take(2).unwrap();
         assert_eq!((t.rows(), t.as_slice().len()), (2, 4));
-        assert_eq!(d.clone().take(100).rows(), 3);
-        assert_eq!(d.clone().take(0).rows(), 1);
+        assert_eq!(d.clone().take(100).unwrap().rows(), 3);
         let mut out = vec![99.0; 10];
         d.gather(&[2, 0, 2], &mut out);
         assert_eq!(out, vec![-3.0, -4.0, 1.0, 0.0, -3.0, -4.0]);

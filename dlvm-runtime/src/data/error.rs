@@ -5,8 +5,16 @@
 
 use std::path::PathBuf;
 
+/// The `Debug` form is the message itself, so that `fn main() -> Result<(), DataError>` prints
+/// what is wrong and the fix rather than the variant's fields.
+impl std::fmt::Debug for DataError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
 /// An error raised while loading, writing or validating a data set.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum DataError {
     /// The file could not be read (missing, unreadable, ...).
     #[error("cannot read `{}`: {source}; check that the path is correct and the file is readable", path.display())]
@@ -168,5 +176,29 @@ pub enum DataError {
         row: usize,
         /// Rows the data set has.
         rows: usize,
+    },
+
+    /// The file holds more bytes than its header announces (e.g. a decompression bomb, or two
+    /// arrays written into one file).
+    #[error("`{}` holds more data than its header announces (shape {shape:?} needs {expected_bytes} bytes of array data and more follow); the file is corrupt or is not one array saved by `numpy.save`: write it again", path.display())]
+    TrailingData {
+        /// The offending file.
+        path: PathBuf,
+        /// The shape its header announces.
+        shape: Vec<usize>,
+        /// Bytes of array data the shape needs.
+        expected_bytes: usize,
+    },
+
+    /// A `<f8` value is finite but beyond the range of `f32` (|x| > 3.4e38), in which the
+    /// library computes.
+    #[error("value {value:e} at index {index:?} (0-based) of `{}` is beyond the range of 32-bit floats (about ±3.4e38), in which dlvm computes; rescale the data (e.g. standardise each column) and save it again", path.display())]
+    BeyondF32 {
+        /// The offending file.
+        path: PathBuf,
+        /// The value's position in the array (one index per dimension).
+        index: Vec<usize>,
+        /// The value as stored.
+        value: f64,
     },
 }

@@ -6,7 +6,7 @@
 //! values are converted to `f32`. Only C (row-major) order is supported.
 
 use std::fs;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use flate2::bufread::MultiGzDecoder;
@@ -21,8 +21,12 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const ALIGN: usize = 64;
 /// Maximum nesting of literals in a header (guards against stack overflow).
 const MAX_DEPTH: usize = 16;
-/// Largest size hint used to pre-allocate a decompression buffer.
-const MAX_GZIP_HINT: usize = 1 << 30;
+/// Longest header accepted, in bytes (numpy writes a few hundred; a larger announcement is a
+/// corrupt or hostile file, refused before anything is allocated for it).
+pub const MAX_HEADER_BYTES: usize = 1 << 20;
+/// Most bytes reserved for the array data before any of it has been read (the buffer then
+/// grows with the data actually present).
+const INITIAL_PAYLOAD_CAPACITY: usize = 1 << 26;
 
 /// An n-dimensional array read from a `.npy` file, in C (row-major) order,
 /// with its values converted to `f32`.
@@ -36,17 +40,20 @@ pub struct NpyArray {
 
 /// Reads a `.npy` file, gzip-compressed or not, converting values to `f32`.
 ///
+/// The file is read as a stream: only the bytes that the header announces are kept, so memory
+/// stays bounded by the array's own size whatever else the file holds.
+///
 /// # Errors
 ///
 /// [`DataError::Io`] if the file cannot be read, and every error of
 /// [`parse_npy`].
 pub fn read_npy(path: impl AsRef<Path>) -> Result<NpyArray, DataError> {
     let path = path.as_ref();
-    let bytes = fs::read(path).map_err(|source| DataError::Io {
+    let file = fs::File::open(path).map_err(|source| DataError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    parse_npy(&bytes, path)
+    read_stream(BufReader::new(file), path)
 }
 
 /// Parses the bytes of a `.npy` file, decompressing them first if they start
@@ -56,76 +63,202 @@ pub fn read_npy(path: impl AsRef<Path>) -> Result<NpyArray, DataError> {
 ///
 /// - [`DataError::Gzip`] for a truncated or corrupt gzip stream,
 /// - [`DataError::NotNpy`] if the bytes lack the `.npy` magic,
-/// - [`DataError::Header`] for a malformed header or an unsupported version,
+/// - [`DataError::Header`] for a malformed header, an unsupported version or a header
+///   longer than [`MAX_HEADER_BYTES`],
 /// - [`DataError::UnsupportedDtype`] for a dtype other than `|u1`, `<f4`, `<f8`,
 /// - [`DataError::FortranOrder`] for column-major arrays,
-/// - [`DataError::Truncated`] if fewer data bytes follow than the shape needs.
+/// - [`DataError::Truncated`] if fewer data bytes follow than the shape needs,
+/// - [`DataError::TrailingData`] if more bytes follow than the shape needs (read no further
+///   than one byte past the announced end, so a decompression bomb costs no memory).
 pub fn parse_npy(bytes: &[u8], path: &Path) -> Result<NpyArray, DataError> {
-    if bytes.starts_with(&GZIP_MAGIC) {
-        let raw = gunzip(bytes, path)?;
-        parse_raw(&raw, path)
-    } else {
-        parse_raw(bytes, path)
-    }
+    read_stream(bytes, path)
 }
 
-/// Decompresses a (possibly multi-member) gzip stream into memory.
-fn gunzip(bytes: &[u8], path: &Path) -> Result<Vec<u8>, DataError> {
-    let mut out = Vec::with_capacity(gzip_size_hint(bytes));
-    MultiGzDecoder::new(bytes)
-        .read_to_end(&mut out)
-        .map_err(|source| DataError::Gzip {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    Ok(out)
-}
-
-/// Decompressed size announced by the gzip trailer, bounded by the largest
-/// size deflate can reach so that garbage cannot trigger a huge allocation.
-fn gzip_size_hint(bytes: &[u8]) -> usize {
-    let Some(trailer) = bytes.len().checked_sub(4).and_then(|i| bytes.get(i..)) else {
-        return 0;
-    };
-    let announced = trailer
-        .iter()
-        .rev()
-        .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-    announced
-        .min(bytes.len().saturating_mul(1032))
-        .min(MAX_GZIP_HINT)
-}
-
-/// Parses uncompressed `.npy` bytes.
-fn parse_raw(bytes: &[u8], path: &Path) -> Result<NpyArray, DataError> {
-    let (text, data) = split_header(bytes, path)?;
-    let header = parse_header(&text).map_err(|reason| header_error(path, reason))?;
-    let dtype = Dtype::from_descr(&header.descr).ok_or_else(|| DataError::UnsupportedDtype {
+/// Reads one array from `reader`, decompressing on the fly when it starts with the gzip magic.
+fn read_stream<R: BufRead>(mut reader: R, path: &Path) -> Result<NpyArray, DataError> {
+    let start = reader.fill_buf().map_err(|source| DataError::Io {
         path: path.to_path_buf(),
-        dtype: header.descr.clone(),
+        source,
     })?;
-    if header.fortran_order {
-        return Err(DataError::FortranOrder {
-            path: path.to_path_buf(),
-        });
+    if start.starts_with(&GZIP_MAGIC) {
+        let mut stream = Stream {
+            reader: MultiGzDecoder::new(reader),
+            path,
+            gzip: true,
+        };
+        stream.array()
+    } else {
+        let mut stream = Stream {
+            reader,
+            path,
+            gzip: false,
+        };
+        stream.array()
     }
-    let expected_bytes = element_count(&header.shape)
-        .and_then(|n| n.checked_mul(dtype.size()))
-        .ok_or_else(|| {
-            let reason = format!("shape {:?} is too large", header.shape);
-            header_error(path, reason)
+}
+
+/// A `.npy` byte stream being parsed, with what its read errors mean.
+struct Stream<'p, R> {
+    /// The (decompressed) bytes.
+    reader: R,
+    /// The file, for messages.
+    path: &'p Path,
+    /// Whether the bytes come out of a gzip decoder (read errors are then [`DataError::Gzip`]).
+    gzip: bool,
+}
+
+impl<R: Read> Stream<'_, R> {
+    /// Reads the preamble, the header, exactly the data it announces, and checks that nothing
+    /// follows.
+    fn array(&mut self) -> Result<NpyArray, DataError> {
+        let text = self.header_text()?;
+        let header = parse_header(&text).map_err(|reason| header_error(self.path, reason))?;
+        let dtype = Dtype::from_descr(&header.descr).ok_or_else(|| DataError::UnsupportedDtype {
+            path: self.path.to_path_buf(),
+            dtype: header.descr.clone(),
         })?;
-    let Some(payload) = data.get(..expected_bytes) else {
-        return Err(DataError::Truncated {
-            path: path.to_path_buf(),
-            expected_bytes,
-            found_bytes: data.len(),
-        });
-    };
-    Ok(NpyArray {
-        shape: header.shape,
-        data: dtype.convert(payload),
-    })
+        if header.fortran_order {
+            return Err(DataError::FortranOrder {
+                path: self.path.to_path_buf(),
+            });
+        }
+        let expected_bytes = element_count(&header.shape)
+            .and_then(|n| n.checked_mul(dtype.size()))
+            .ok_or_else(|| {
+                let reason = format!("shape {:?} is too large", header.shape);
+                header_error(self.path, reason)
+            })?;
+        let payload = self.payload(expected_bytes)?;
+        self.expect_end(expected_bytes, &header.shape)?;
+        let data = dtype
+            .convert(&payload)
+            .map_err(|(flat, value)| DataError::BeyondF32 {
+                path: self.path.to_path_buf(),
+                index: unravel(flat, &header.shape),
+                value,
+            })?;
+        Ok(NpyArray {
+            shape: header.shape,
+            data,
+        })
+    }
+
+    /// Checks the magic and version and returns the decoded header text.
+    fn header_text(&mut self) -> Result<String, DataError> {
+        let mut preamble = [0u8; 8];
+        let got = self.fill(&mut preamble)?;
+        if got < MAGIC.len() || !preamble.starts_with(MAGIC) {
+            return Err(DataError::NotNpy {
+                path: self.path.to_path_buf(),
+            });
+        }
+        if got < preamble.len() {
+            return Err(header_error(self.path, "file ends inside the preamble"));
+        }
+        let (major, minor) = (preamble[6], preamble[7]);
+        let mut len_bytes = match (major, minor) {
+            (1, 0) => vec![0u8; 2],
+            (2 | 3, 0) => vec![0u8; 4],
+            _ => {
+                let reason = format!(
+                    "format version {major}.{minor} is not supported (supported: 1.0, 2.0, 3.0)"
+                );
+                return Err(header_error(self.path, reason));
+            }
+        };
+        if self.fill(&mut len_bytes)? < len_bytes.len() {
+            return Err(header_error(self.path, "file ends inside the preamble"));
+        }
+        let header_len = len_bytes
+            .iter()
+            .rev()
+            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        if header_len > MAX_HEADER_BYTES {
+            let reason = format!(
+                "the preamble announces a header of {header_len} bytes, more than the {MAX_HEADER_BYTES} \
+                 this reader accepts (numpy writes a few hundred)"
+            );
+            return Err(header_error(self.path, reason));
+        }
+        let mut raw = vec![0u8; header_len];
+        let found = self.fill(&mut raw)?;
+        if found < header_len {
+            let reason = format!(
+                "file ends inside the header (the preamble announces {header_len} header bytes, only {found} follow)"
+            );
+            return Err(header_error(self.path, reason));
+        }
+        decode_header(&raw, major).map_err(|reason| header_error(self.path, reason))
+    }
+
+    /// Reads exactly `expected_bytes` of array data; the buffer grows only as data arrives, so
+    /// a header that announces more than the file holds costs no memory.
+    fn payload(&mut self, expected_bytes: usize) -> Result<Vec<u8>, DataError> {
+        let mut payload = Vec::with_capacity(expected_bytes.min(INITIAL_PAYLOAD_CAPACITY));
+        let limit = u64::try_from(expected_bytes).unwrap_or(u64::MAX);
+        (&mut self.reader)
+            .take(limit)
+            .read_to_end(&mut payload)
+            .map_err(|source| self.read_error(source))?;
+        if payload.len() < expected_bytes {
+            return Err(DataError::Truncated {
+                path: self.path.to_path_buf(),
+                expected_bytes,
+                found_bytes: payload.len(),
+            });
+        }
+        Ok(payload)
+    }
+
+    /// Refuses a stream that holds more than the announced array (reading at most one more
+    /// byte; reaching the end also makes the gzip decoder verify its checksum).
+    fn expect_end(&mut self, expected_bytes: usize, shape: &[usize]) -> Result<(), DataError> {
+        let mut probe = [0u8; 1];
+        if self.fill(&mut probe)? > 0 {
+            return Err(DataError::TrailingData {
+                path: self.path.to_path_buf(),
+                shape: shape.to_vec(),
+                expected_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Reads until `buf` is full or the stream ends; returns the bytes read.
+    fn fill(&mut self, buf: &mut [u8]) -> Result<usize, DataError> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.reader.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(source) => return Err(self.read_error(source)),
+            }
+        }
+        Ok(filled)
+    }
+
+    /// What a read error means for this stream.
+    fn read_error(&self, source: std::io::Error) -> DataError {
+        let path = self.path.to_path_buf();
+        if self.gzip {
+            DataError::Gzip { path, source }
+        } else {
+            DataError::Io { path, source }
+        }
+    }
+}
+
+/// The C-order multi-index of flat position `flat` in an array of `shape`.
+fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
+    let mut index = vec![0; shape.len()];
+    for (slot, &dim) in index.iter_mut().zip(shape).rev() {
+        if dim > 0 {
+            *slot = flat % dim;
+            flat /= dim;
+        }
+    }
+    index
 }
 
 /// Builds a [`DataError::Header`].
@@ -134,48 +267,6 @@ fn header_error(path: &Path, reason: impl Into<String>) -> DataError {
         path: path.to_path_buf(),
         reason: reason.into(),
     }
-}
-
-/// Checks the magic and version, and splits the bytes into the decoded
-/// header text and the array data that follows it.
-fn split_header<'a>(bytes: &'a [u8], path: &Path) -> Result<(String, &'a [u8]), DataError> {
-    if !bytes.starts_with(MAGIC) {
-        return Err(DataError::NotNpy {
-            path: path.to_path_buf(),
-        });
-    }
-    let Some(&[major, minor]) = bytes.get(6..8) else {
-        return Err(header_error(path, "file ends inside the preamble"));
-    };
-    let len_size = match (major, minor) {
-        (1, 0) => 2,
-        (2 | 3, 0) => 4,
-        _ => {
-            let reason = format!(
-                "format version {major}.{minor} is not supported (supported: 1.0, 2.0, 3.0)"
-            );
-            return Err(header_error(path, reason));
-        }
-    };
-    let start = 8 + len_size;
-    let len_bytes = bytes
-        .get(8..start)
-        .ok_or_else(|| header_error(path, "file ends inside the preamble"))?;
-    let header_len = len_bytes
-        .iter()
-        .rev()
-        .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-    let rest = bytes.get(start..).unwrap_or_default();
-    if rest.len() < header_len {
-        let reason = format!(
-            "file ends inside the header (the preamble announces {header_len} header bytes, only {} follow)",
-            rest.len()
-        );
-        return Err(header_error(path, reason));
-    }
-    let (raw_header, data) = rest.split_at(header_len);
-    let text = decode_header(raw_header, major).map_err(|reason| header_error(path, reason))?;
-    Ok((text, data))
 }
 
 /// Decodes header bytes: UTF-8 for version 3, Latin-1 for versions 1 and 2.
@@ -226,16 +317,29 @@ impl Dtype {
     }
 
     /// Converts raw little-endian bytes (a whole number of elements) to `f32`.
-    fn convert(self, raw: &[u8]) -> Vec<f32> {
+    ///
+    /// # Errors
+    /// The flat index and value of the first `<f8` value that is finite but beyond `f32`'s
+    /// range (it would silently become infinite).
+    fn convert(self, raw: &[u8]) -> Result<Vec<f32>, (usize, f64)> {
         match self {
-            Self::U8 => raw.iter().map(|&b| f32::from(b)).collect(),
-            Self::F32 => raw
+            Self::U8 => Ok(raw.iter().map(|&b| f32::from(b)).collect()),
+            Self::F32 => Ok(raw
                 .chunks_exact(4)
                 .map(|c| f32::from_le_bytes(le_array(c)))
-                .collect(),
+                .collect()),
             Self::F64 => raw
                 .chunks_exact(8)
-                .map(|c| f64::from_le_bytes(le_array(c)) as f32)
+                .enumerate()
+                .map(|(i, c)| {
+                    let wide = f64::from_le_bytes(le_array(c));
+                    let narrow = wide as f32;
+                    if narrow.is_infinite() && wide.is_finite() {
+                        Err((i, wide))
+                    } else {
+                        Ok(narrow)
+                    }
+                })
                 .collect(),
         }
     }
@@ -906,6 +1010,70 @@ mod tests {
             } => assert_eq!((expected_bytes, found_bytes), (24, 20)),
             other => panic!("unexpected {other}"),
         }
+    }
+
+    #[test]
+    fn bytes_beyond_the_announced_array_are_refused() {
+        let mut bytes = encode_npy_f32(&[2, 3], &[1.0; 6]);
+        bytes.extend([0u8; 4]);
+        match parse_npy(&bytes, p()).unwrap_err() {
+            DataError::TrailingData {
+                shape,
+                expected_bytes,
+                ..
+            } => assert_eq!((shape, expected_bytes), (vec![2, 3], 24)),
+            other => panic!("unexpected {other}"),
+        }
+    }
+
+    #[test]
+    fn a_decompression_bomb_is_refused_after_the_announced_bytes() {
+        // A 2-row array followed by 64 MiB of zeros, compressed to about 64 KiB: the reader
+        // stops one byte past the array, before the rest is inflated.
+        let mut raw = encode_npy_u8(&[2, 2], &[1, 0, 0, 1]);
+        raw.resize(raw.len() + (64 << 20), 0);
+        let bomb = gzip(&raw);
+        assert!(bomb.len() < 1 << 20, "{}", bomb.len());
+        let err = parse_npy(&bomb, p()).unwrap_err();
+        assert!(matches!(err, DataError::TrailingData { .. }), "{err}");
+        assert!(err.to_string().contains("more data than its header announces"));
+    }
+
+    #[test]
+    fn a_header_announcing_more_data_than_present_allocates_only_what_arrives() {
+        // 2^40 elements announced, 4 present: Truncated, without reserving a terabyte.
+        let header = "{'descr': '|u1', 'fortran_order': False, 'shape': (1048576, 1048576), }";
+        match parse_npy(&raw_npy(1, header, &[1, 2, 3, 4]), p()).unwrap_err() {
+            DataError::Truncated { found_bytes, .. } => assert_eq!(found_bytes, 4),
+            other => panic!("unexpected {other}"),
+        }
+    }
+
+    #[test]
+    fn an_oversized_header_length_is_refused() {
+        let mut bytes = b"\x93NUMPY\x02\x00".to_vec();
+        bytes.extend(u32::MAX.to_le_bytes());
+        let err = parse_npy(&bytes, p()).unwrap_err();
+        match err {
+            DataError::Header { reason, .. } => assert!(reason.contains("4294967295"), "{reason}"),
+            other => panic!("unexpected {other}"),
+        }
+    }
+
+    #[test]
+    fn a_double_beyond_f32_is_named_not_reported_as_infinity() {
+        let values = [1.0, 2.0, 3.0, 1e300];
+        let err = parse_npy(&encode_npy_f64(&[2, 2], &values), p()).unwrap_err();
+        match &err {
+            DataError::BeyondF32 { index, value, .. } => {
+                assert_eq!((index.as_slice(), *value), (&[1usize, 1][..], 1e300));
+            }
+            other => panic!("unexpected {other}"),
+        }
+        assert!(err.to_string().contains("1e300"), "{err}");
+        // Infinity and NaN stored as such stay values (the data checks name them).
+        let stored = parse_npy(&encode_npy_f64(&[1, 2], &[f64::INFINITY, f64::NAN]), p()).unwrap();
+        assert!(stored.data[0].is_infinite() && stored.data[1].is_nan());
     }
 
     #[test]
