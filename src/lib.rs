@@ -41,6 +41,8 @@ mod guide {
     pub struct Readme;
     #[doc = include_str!("../docs/dsl.md")]
     pub struct Dsl;
+    #[doc = include_str!("../docs/data.md")]
+    pub struct Data;
     #[doc = include_str!("../docs/families.md")]
     pub struct Families;
     #[doc = include_str!("../docs/imputation.md")]
