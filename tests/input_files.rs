@@ -15,12 +15,6 @@ fn write(name: &str, bytes: &[u8]) -> PathBuf {
     path
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
-    encoder.write_all(bytes).unwrap();
-    encoder.finish().unwrap()
-}
-
 /// Peak resident memory of this process so far, in bytes (Linux; `None` elsewhere).
 fn peak_rss() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -45,16 +39,25 @@ fn a_gzip_bomb_is_refused_without_inflating_it() {
     let err = Dataset::from_npy(&path).unwrap_err();
     let message = err.to_string();
     assert!(matches!(err, DataError::TrailingData { .. }), "{message}");
-    assert!(message.contains("bomb.npy.gz") && message.contains("write it again"), "{message}");
+    assert!(
+        message.contains("bomb.npy.gz") && message.contains("write it again"),
+        "{message}"
+    );
     if let (Some(before), Some(after)) = (before, peak_rss()) {
         let grown = after.saturating_sub(before);
-        assert!(grown < 64 << 20, "reading grew the peak memory by {grown} bytes");
+        assert!(
+            grown < 64 << 20,
+            "reading grew the peak memory by {grown} bytes"
+        );
     }
 }
 
 #[test]
 fn a_double_beyond_f32_range_is_named_with_its_value() {
-    let path = write("huge.npy", &encode_npy_f64(&[2, 2], &[0.0, 1.0, 1e300, 2.0]));
+    let path = write(
+        "huge.npy",
+        &encode_npy_f64(&[2, 2], &[0.0, 1.0, 1e300, 2.0]),
+    );
     let err = Dataset::from_npy(&path).unwrap_err();
     let message = err.to_string();
     assert!(matches!(err, DataError::BeyondF32 { .. }), "{message}");
@@ -78,7 +81,10 @@ fn the_debug_form_of_an_error_is_its_message() {
     let err: DlvmError = data.check_width(3).unwrap_err().into();
     let debug = format!("{err:?}");
     assert_eq!(debug, err.to_string());
-    assert!(debug.contains("`my data` has 2 columns") && !debug.contains("Width {"), "{debug}");
+    assert!(
+        debug.contains("`my data` has 2 columns") && !debug.contains("Width {"),
+        "{debug}"
+    );
     let data_err = data.check_width(3).unwrap_err();
     assert_eq!(format!("{data_err:?}"), data_err.to_string());
 }
@@ -93,9 +99,17 @@ fn shipped_data_files_hold_exactly_their_arrays() {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if name.ends_with(".npy") || name.ends_with(".npy.gz") {
             let array = dlvm::data::read_npy(&path).unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(array.data.len(), array.shape.iter().product::<usize>(), "{name}");
+            assert_eq!(
+                array.data.len(),
+                array.shape.iter().product::<usize>(),
+                "{name}"
+            );
             read += 1;
         }
     }
-    assert!(read >= 4, "only {read} data files found in {}", data.display());
+    assert!(
+        read >= 4,
+        "only {read} data files found in {}",
+        data.display()
+    );
 }

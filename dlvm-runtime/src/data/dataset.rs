@@ -415,12 +415,19 @@ mod tests {
         let (a2, _) = d.split_random(7, 3).unwrap();
         assert_eq!(a.as_slice(), a2.as_slice());
         let mut all: Vec<f32> = a.as_slice().iter().chain(b.as_slice()).copied().collect();
-        assert_ne!(&all[..7], &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "not shuffled");
+        assert_ne!(
+            &all[..7],
+            &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            "not shuffled"
+        );
         all.sort_by(f32::total_cmp);
         assert_eq!(all, (0..10).map(|v| v as f32).collect::<Vec<_>>());
         assert!(d.split_random(0, 1).is_err() && d.split_random(10, 1).is_err());
         let err = d.select("s", &[1, 10]).unwrap_err();
-        assert!(matches!(err, DataError::RowOutOfRange { row: 10, .. }), "{err}");
+        assert!(
+            matches!(err, DataError::RowOutOfRange { row: 10, .. }),
+            "{err}"
+        );
     }
 
     #[test]

@@ -113,10 +113,11 @@ impl<R: Read> Stream<'_, R> {
     fn array(&mut self) -> Result<NpyArray, DataError> {
         let text = self.header_text()?;
         let header = parse_header(&text).map_err(|reason| header_error(self.path, reason))?;
-        let dtype = Dtype::from_descr(&header.descr).ok_or_else(|| DataError::UnsupportedDtype {
-            path: self.path.to_path_buf(),
-            dtype: header.descr.clone(),
-        })?;
+        let dtype =
+            Dtype::from_descr(&header.descr).ok_or_else(|| DataError::UnsupportedDtype {
+                path: self.path.to_path_buf(),
+                dtype: header.descr.clone(),
+            })?;
         if header.fortran_order {
             return Err(DataError::FortranOrder {
                 path: self.path.to_path_buf(),
@@ -1036,7 +1037,9 @@ mod tests {
         assert!(bomb.len() < 1 << 20, "{}", bomb.len());
         let err = parse_npy(&bomb, p()).unwrap_err();
         assert!(matches!(err, DataError::TrailingData { .. }), "{err}");
-        assert!(err.to_string().contains("more data than its header announces"));
+        assert!(err
+            .to_string()
+            .contains("more data than its header announces"));
     }
 
     #[test]
