@@ -656,6 +656,7 @@ impl dlvm::family::OutputFamily for LogitNormal {
         raw: Tensor<(usize, usize), f32, D, T>,
         x: Tensor<(usize, usize), f32, D>,
     ) -> Tensor<(usize, usize), f32, D, T> {
+        use dlvm::dfdx::shapes::HasShape;
         let shape = *x.shape();
         let host = x.as_vec();
         let logit = host.iter().map(|&v| (v / (1.0 - v)).ln()).collect();
