@@ -525,7 +525,10 @@ fn categorical_single_imputations_are_the_mode_and_class_probabilities_are_repor
                     }
                 });
             }
-            assert!(classes.get(0, 0).is_none(), "an observed entry has no frequencies");
+            assert!(
+                classes.get(0, 0).is_none(),
+                "an observed entry has no frequencies"
+            );
         }
     }
     // Families of numbers report no class frequencies.
@@ -589,10 +592,14 @@ fn multiple_imputations_from_independent_chains_have_the_conditional_spread() {
     assert_eq!(independent.rows, CHAINS);
     assert_eq!(consecutive.imputations, vec![consecutive.last_draw.clone()]);
     for x in &independent.imputations {
-        check_observed_unchanged(&data, &mask, &Imputation {
-            last_draw: x.clone(),
-            ..independent.clone()
-        });
+        check_observed_unchanged(
+            &data,
+            &mask,
+            &Imputation {
+                last_draw: x.clone(),
+                ..independent.clone()
+            },
+        );
     }
     let acceptance = consecutive.mean_acceptance();
     let var_consecutive = between_imputation_variance(&consecutive.draws);

@@ -217,8 +217,13 @@ fn metropolis_within_gibbs_draws_the_exact_marginal_of_a_fully_missing_bernoulli
 #[test]
 fn the_chi_square_test_rejects_pseudo_gibbs_with_an_encoder_that_is_not_the_posterior() {
     // The test has power: pseudo-Gibbs' stationary distribution is not p(x_miss | x_obs).
-    let (statistic, threshold) =
-        chi_square_of_sampler([1.0, 0.0, 0.0, 0.0, 0.0], &[2, 3, 4], Init::Zeros, 41, false);
+    let (statistic, threshold) = chi_square_of_sampler(
+        [1.0, 0.0, 0.0, 0.0, 0.0],
+        &[2, 3, 4],
+        Init::Zeros,
+        41,
+        false,
+    );
     assert!(statistic > threshold, "{statistic} vs {threshold}");
 }
 

@@ -268,8 +268,14 @@ fn check_point<F: OutputFamily>(
         if family.class_count().is_none() {
             continue;
         }
-        let best = log_density.iter().map(|row| row[j]).fold(f32::MIN, f32::max);
-        let at = points.iter().position(|&x| x == v).map(|i| log_density[i][j]);
+        let best = log_density
+            .iter()
+            .map(|row| row[j])
+            .fold(f32::MIN, f32::max);
+        let at = points
+            .iter()
+            .position(|&x| x == v)
+            .map(|i| log_density[i][j]);
         match at {
             Some(l) if f64::from(best) - f64::from(l) <= 1e-5 => {}
             _ => {

@@ -273,7 +273,10 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
             counts.resize(counts.len() + len - state.votes.len(), 0);
         }
         let scale = 1.0 / retained.max(1) as f64;
-        let frequencies = counts.iter().map(|&c| (f64::from(c) * scale) as f32).collect();
+        let frequencies = counts
+            .iter()
+            .map(|&c| (f64::from(c) * scale) as f32)
+            .collect();
         Some(ClassFrequencies {
             classes,
             entries,

@@ -214,7 +214,13 @@ impl Recorder {
         let count = self.seen.max(1) as f64;
         let effective_sample_size = (0..rows)
             .map(|i| {
-                let values: Vec<f64> = self.latent.iter().skip(i).step_by(rows.max(1)).copied().collect();
+                let values: Vec<f64> = self
+                    .latent
+                    .iter()
+                    .skip(i)
+                    .step_by(rows.max(1))
+                    .copied()
+                    .collect();
                 effective_sample_size(&values)
             })
             .collect();
