@@ -78,6 +78,7 @@ fn long_run(seed: u64) -> ImputeOptions {
         thin: 1,
         keep: 3000,
         init: Init::Zeros,
+        chains: 1,
         seed,
         progress: false,
         threads: 2,
@@ -219,6 +220,7 @@ fn observed_entries_are_never_changed() {
             thin: 2,
             keep: 4,
             init,
+            chains: 1,
             seed: 5,
             progress: false,
             threads: 1,
@@ -455,5 +457,371 @@ fn the_draw_mean_is_the_mean_of_the_retained_draws() {
                 "entry {k}: {mean} vs {want}"
             );
         }
+    }
+}
+
+dlvm! {
+    /// Two categorical coordinates of three classes, linear networks (the logits are set by hand).
+    model Classes {
+        latent z: 1 ~ Normal(0, I);
+        observed x: 2 ~ Categorical<3>(linear(z));
+        encoder q(z | x) = linear(x);
+    }
+}
+
+#[test]
+fn categorical_single_imputations_are_the_mode_and_class_probabilities_are_reported() {
+    // Logits (0, -30, 0) for both coordinates whatever z: classes 0 and 2 have probability
+    // 1/2 each, class 1 has e^-30 / 2. The mean class index is 1; rounding it imputes the one
+    // class that never occurs.
+    let mut model = Classes::new(&Cpu::default(), 0);
+    model.decoder.weight.copy_from(&[0.0; 6]);
+    model
+        .decoder
+        .bias
+        .copy_from(&[0.0, 0.0, -30.0, -30.0, 0.0, 0.0]);
+    let rows = 60;
+    let values: Vec<f32> = (0..rows).flat_map(|_| [2.0, f32::NAN]).collect();
+    let data = Dataset::from_vec("classes", rows, 2, values).unwrap();
+    let mask = Mask::from_nan(&data);
+    for chains in [1, 3] {
+        let options = ImputeOptions {
+            iterations: 200,
+            chains,
+            seed: 8,
+            threads: 2,
+            ..Default::default()
+        };
+        let mwg = model
+            .metropolis_within_gibbs(&data, &mask, &options)
+            .unwrap();
+        let pg = model.pseudo_gibbs(&data, &mask, &options).unwrap();
+        for run in [&mwg, &pg] {
+            check_observed_unchanged(&data, &mask, run);
+            // The point imputation is the most probable class, the first of the tied 0 and 2.
+            let point = run.single(Single::FamilyMean);
+            assert!(point.chunks(2).all(|x| x[1] == 0.0), "{point:?}");
+            // The vote of the draws is a class that occurs, never the average index 1.
+            let vote = run.single(Single::DrawMean);
+            assert!(
+                vote.chunks(2).all(|x| x[1] == 0.0 || x[1] == 2.0),
+                "{vote:?}"
+            );
+            let classes = run.class_frequencies.as_ref().expect("class frequencies");
+            assert_eq!(classes.classes, 3);
+            assert_eq!(classes.entries.len(), rows);
+            for i in 0..rows {
+                let f = classes.get(i, 1).unwrap();
+                assert!(((f[0] + f[1] + f[2]) - 1.0).abs() < 1e-5, "{f:?}");
+                assert_eq!(f[1], 0.0, "{f:?}");
+                // 200 · chains independent fair draws: sd √(1/4 / (200 chains)); 4.5 sd.
+                let se = (0.25 / (200 * chains) as f64).sqrt();
+                assert!((f64::from(f[0]) - 0.5).abs() < 4.5 * se, "row {i}: {f:?}");
+                assert_eq!(run.single(Single::DrawMean)[2 * i + 1], {
+                    if f[2] > f[0] {
+                        2.0
+                    } else {
+                        0.0
+                    }
+                });
+            }
+            assert!(
+                classes.get(0, 0).is_none(),
+                "an observed entry has no frequencies"
+            );
+        }
+    }
+    // Families of numbers report no class frequencies.
+    let fa = model_with(&reference(), [0.0, 0.0], [1.0, 1.0]);
+    let (data, mask) = incomplete_points();
+    let options = ImputeOptions {
+        iterations: 5,
+        ..Default::default()
+    };
+    assert!(fa
+        .pseudo_gibbs(&data, &mask, &options)
+        .unwrap()
+        .class_frequencies
+        .is_none());
+}
+
+/// Per row, the sample variance of coordinate 1 over `imputations`; averaged over rows.
+fn between_imputation_variance(imputations: &[Vec<f32>]) -> f64 {
+    let m = imputations.len() as f64;
+    let per_row = (0..CHAINS).map(|i| {
+        let x: Vec<f64> = imputations
+            .iter()
+            .map(|d| f64::from(d[i * 3 + 1]))
+            .collect();
+        let mean = x.iter().sum::<f64>() / m;
+        x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (m - 1.0)
+    });
+    per_row.sum::<f64>() / CHAINS as f64
+}
+
+#[test]
+fn multiple_imputations_from_independent_chains_have_the_conditional_spread() {
+    // A poor proposal (shifted, four times too wide): Metropolis-within-Gibbs accepts rarely,
+    // so consecutive draws share z and their spread understates Var(x1 | x0).
+    let fa = reference();
+    let model = model_with(&fa, [1.0, -1.0], [4.0, 4.0]);
+    let (data, mask) = incomplete_points();
+    let (_, cov) = exact_conditional(&fa, f64::from(X0));
+    let m = 5;
+    let one_chain = ImputeOptions {
+        iterations: 300,
+        burn_in: 100,
+        keep: m,
+        chains: 1,
+        seed: 13,
+        threads: 2,
+        ..Default::default()
+    };
+    let consecutive = model
+        .metropolis_within_gibbs(&data, &mask, &one_chain)
+        .unwrap();
+    let independent_options = ImputeOptions {
+        keep: 1,
+        chains: m,
+        ..one_chain.clone()
+    };
+    let independent = model
+        .metropolis_within_gibbs(&data, &mask, &independent_options)
+        .unwrap();
+    assert_eq!(independent.imputations.len(), m);
+    assert_eq!(independent.rows, CHAINS);
+    assert_eq!(consecutive.imputations, vec![consecutive.last_draw.clone()]);
+    for x in &independent.imputations {
+        check_observed_unchanged(
+            &data,
+            &mask,
+            &Imputation {
+                last_draw: x.clone(),
+                ..independent.clone()
+            },
+        );
+    }
+    let acceptance = consecutive.mean_acceptance();
+    let var_consecutive = between_imputation_variance(&consecutive.draws);
+    let var_independent = between_imputation_variance(&independent.imputations);
+    eprintln!(
+        "acceptance {acceptance:.3}; Var(x1 | x0) = {:.3}; between-imputation variance: \
+         consecutive draws {var_consecutive:.3}, independent chains {var_independent:.3}",
+        cov[0]
+    );
+    // Each row's sample variance of 5 normal draws has variance 2σ⁴/4; over 400 rows the mean
+    // has standard error σ² √(1/2 / 400). 4.5 standard errors.
+    let se = cov[0] * (0.5 / CHAINS as f64).sqrt();
+    assert!(
+        (var_independent - cov[0]).abs() < 4.5 * se,
+        "independent chains: {var_independent} vs {}",
+        cov[0]
+    );
+    assert!(
+        var_consecutive < cov[0] - 4.5 * se,
+        "consecutive draws are expected to understate the spread: {var_consecutive}"
+    );
+    // Per-row diagnostics: acceptance and the effective sample size of the 200 retained draws
+    // (summed over the chains of a row), low when the chains rarely move.
+    for run in [&consecutive, &independent] {
+        assert_eq!(run.acceptance.len(), CHAINS);
+        assert_eq!(run.effective_sample_size.len(), CHAINS);
+        assert_eq!(run.trace.len(), 300 * CHAINS);
+    }
+    let retained = 200.0;
+    assert!(consecutive
+        .effective_sample_size
+        .iter()
+        .all(|&e| (1.0..=retained).contains(&e)));
+    assert!(independent
+        .effective_sample_size
+        .iter()
+        .all(|&e| (1.0..=retained * m as f64).contains(&e)));
+    let ess = consecutive.mean_effective_sample_size();
+    eprintln!("mean effective sample size {ess:.1} of {retained} retained draws");
+    assert!(ess < 0.5 * retained, "{ess}");
+    // Pseudo-Gibbs with the exact posterior moves z at every step: a high effective sample
+    // size.
+    let exact = model_with(&fa, [0.0, 0.0], [1.0, 1.0]);
+    let pg = exact.pseudo_gibbs(&data, &mask, &one_chain).unwrap();
+    assert!(pg.mean_effective_sample_size() > 2.0 * ess);
+}
+
+/// A user-written family on the open interval (0, 1): `x = σ(y)`, `y ~ N(η, 1)` (the
+/// logit-normal), whose support excludes 0.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogitNormal;
+
+impl dlvm::family::OutputFamily for LogitNormal {
+    const NAME: &'static str = "LogitNormal";
+    const PARAMS_PER_COORD: usize = 1;
+    type Builder = dlvm::family::NoArguments<LogitNormal>;
+
+    /// `log Φ(x | η) = -½ log 2π - ½ (logit x - η)² - log x - log(1 - x)`.
+    fn log_prob<D: Device<f32>, T: dlvm::dfdx::prelude::Tape<f32, D>>(
+        &self,
+        raw: Tensor<(usize, usize), f32, D, T>,
+        x: Tensor<(usize, usize), f32, D>,
+    ) -> Tensor<(usize, usize), f32, D, T> {
+        use dlvm::dfdx::shapes::HasShape;
+        let shape = *x.shape();
+        let host = x.as_vec();
+        let logit = host.iter().map(|&v| (v / (1.0 - v)).ln()).collect();
+        let rest = host
+            .iter()
+            .map(|&v| -0.918_938_5 - v.ln() - (1.0 - v).ln())
+            .collect();
+        let dev = x.device().clone();
+        let logit = dev.tensor_from_vec(logit, shape);
+        let rest = dev.tensor_from_vec(rest, shape);
+        (raw - logit).square() * -0.5 + rest
+    }
+
+    fn sample_row(&self, raw: &[f32], rng: &mut dyn rand::RngCore, out: &mut [f32]) {
+        use rand::Rng;
+        for (o, &eta) in out.iter_mut().zip(raw) {
+            // Box–Muller.
+            let (u, v): (f64, f64) = (1.0 - rng.gen::<f64>(), rng.gen());
+            let y = f64::from(eta) + (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos();
+            let x = 1.0 / (1.0 + (-y).exp());
+            *o = (x as f32).clamp(f32::EPSILON, 1.0 - f32::EPSILON);
+        }
+    }
+
+    /// `E[σ(y)]` by the midpoint rule over `y ∈ η ± 8` (200 cells).
+    fn mean_row(&self, raw: &[f32], out: &mut [f32]) {
+        for (o, &eta) in out.iter_mut().zip(raw) {
+            let h = 16.0 / 200.0;
+            let mean: f64 = (0..200)
+                .map(|k| {
+                    let e = -8.0 + (k as f64 + 0.5) * h;
+                    let density = (-0.5 * e * e).exp() / (std::f64::consts::TAU).sqrt();
+                    h * density / (1.0 + (-(f64::from(eta) + e)).exp())
+                })
+                .sum();
+            *o = mean as f32;
+        }
+    }
+
+    fn in_support(&self, x: f32) -> bool {
+        x > 0.0 && x < 1.0
+    }
+
+    fn support_description(&self) -> &'static str {
+        "the open interval (0, 1)"
+    }
+}
+
+dlvm! {
+    /// A model of proportions in (0, 1) with the user-written family.
+    model Proportions {
+        latent z: 2 ~ Normal(0, I);
+        observed x: 4 ~ LogitNormal(mlp(z; 6; tanh));
+        encoder q(z | x) = mlp(x; 6; tanh);
+    }
+}
+
+#[test]
+fn a_family_whose_support_excludes_zero_imputes_from_every_start_and_every_mask() {
+    let model = Proportions::new(&Cpu::default(), 3);
+    let rows = 12;
+    let clean: Vec<f32> = (0..rows * 4)
+        .map(|k| 0.05 + 0.9 * ((k * 37) % 19) as f32 / 19.0)
+        .collect();
+    let explicit = Mask::mcar(rows, 4, 0.4, 2).unwrap();
+    // Missing entries as NaN, and as placeholders outside the support (0 and 7).
+    let with = |placeholder: f32| -> Dataset {
+        let values = clean
+            .iter()
+            .zip(explicit.missing())
+            .map(|(&v, &m)| if m { placeholder } else { v })
+            .collect();
+        Dataset::from_vec("proportions", rows, 4, values).unwrap()
+    };
+    let nan = with(f32::NAN);
+    let cases = [
+        (nan.clone(), Mask::from_nan(&nan)),
+        (with(0.0), explicit.clone()),
+        (with(7.0), explicit.clone()),
+    ];
+    for (data, mask) in &cases {
+        for init in [Init::Zeros, Init::FamilyMean, Init::PseudoGibbs(3)] {
+            let options = ImputeOptions {
+                iterations: 20,
+                keep: 2,
+                init,
+                seed: 1,
+                threads: 1,
+                ..Default::default()
+            };
+            let pg = model.pseudo_gibbs(data, mask, &options);
+            let mwg = model.metropolis_within_gibbs(data, mask, &options);
+            for run in [pg, mwg] {
+                let run = run.unwrap_or_else(|e| panic!("{init:?}: {e}"));
+                let mut points = vec![&run.last_draw, &run.family_mean, &run.draw_mean];
+                points.extend(&run.draws);
+                for x in points {
+                    for (k, (&v, &m)) in x.iter().zip(mask.missing()).enumerate() {
+                        if m {
+                            assert!(v > 0.0 && v < 1.0, "{init:?}: entry {k} = {v}");
+                        } else {
+                            assert_eq!(v, clean[k]);
+                        }
+                    }
+                }
+                assert!(run.trace.iter().all(|t| t.is_finite()), "{init:?}");
+            }
+        }
+    }
+    // An observed entry outside the support is still the data's fault, and named.
+    let mut values = clean.clone();
+    let observed = explicit.missing().iter().position(|&m| !m).unwrap();
+    values[observed] = 1.5;
+    let data = Dataset::from_vec("proportions", rows, 4, values).unwrap();
+    let err = model
+        .metropolis_within_gibbs(&data, &explicit, &ImputeOptions::default())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DlvmError::Data(dlvm::data::DataError::OutOfSupport { row, column, .. })
+                if row * 4 + column == observed
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_observed_nan_in_an_imputation_input_says_to_mark_it_missing() {
+    let model = model_with(&reference(), [0.0, 0.0], [1.0, 1.0]);
+    let (data, _) = incomplete_points();
+    // The mask marks row 0's NaN at column 1 observed.
+    let mut flags = Mask::from_nan(&data).missing().to_vec();
+    flags[1] = false;
+    let mask = Mask::from_bools(CHAINS, 3, flags).unwrap();
+    for err in [
+        model
+            .pseudo_gibbs(&data, &mask, &ImputeOptions::default())
+            .unwrap_err(),
+        model
+            .metropolis_within_gibbs(&data, &mask, &ImputeOptions::default())
+            .unwrap_err(),
+    ] {
+        assert!(
+            matches!(
+                err,
+                DlvmError::Data(dlvm::data::DataError::ObservedNonFinite {
+                    row: 0,
+                    column: 1,
+                    ..
+                })
+            ),
+            "{err}"
+        );
+        let message = err.to_string();
+        for words in ["row 0, column 1", "marks it observed", "Mask::from_nan"] {
+            assert!(message.contains(words), "{message}");
+        }
+        assert!(!message.contains("not supported"), "{message}");
     }
 }

@@ -114,8 +114,21 @@ pub enum DataError {
     },
 
     /// A value is NaN or infinite.
-    #[error("value {value} at row {row}, column {column} (0-based) of `{source_name}` is not finite (NaN or infinity); remove or replace it (missing-value masks are not supported yet)")]
+    #[error("value {value} at row {row}, column {column} (0-based) of `{source_name}` is not finite (NaN or infinity); remove or replace it (training and evaluation need complete rows; to fill in missing values with a trained model, mark them in a `Mask`, e.g. `Mask::from_nan`, and run an imputation sampler, docs/imputation.md)")]
     NonFinite {
+        /// Human label of the data set.
+        source_name: String,
+        /// Row of the value (0-based).
+        row: usize,
+        /// Column of the value (0-based).
+        column: usize,
+        /// The offending value.
+        value: f32,
+    },
+
+    /// An entry that an imputation's mask marks observed is NaN or infinite.
+    #[error("value {value} at row {row}, column {column} (0-based) of `{source_name}` is not finite, but the imputation's mask marks it observed; mark it missing in the mask (`Mask::from_nan(&data)` marks every NaN missing) or replace it with a value")]
+    ObservedNonFinite {
         /// Human label of the data set.
         source_name: String,
         /// Row of the value (0-based).

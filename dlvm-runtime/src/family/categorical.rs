@@ -148,6 +148,21 @@ where
         true
     }
 
+    fn class_count(&self) -> Option<usize> {
+        Some(C)
+    }
+
+    /// The most probable class of each coordinate, the lowest on ties.
+    fn point_row(&self, raw: &[f32], out: &mut [f32]) {
+        let p = out.len();
+        for (j, o) in out.iter_mut().enumerate() {
+            let logit = |k: usize| raw[k * p + j];
+            // Strictly greater: the first of equal logits wins.
+            let best = (1..C).fold(0, |best, k| if logit(k) > logit(best) { k } else { best });
+            *o = best as f32;
+        }
+    }
+
     fn in_support(&self, x: f32) -> bool {
         x >= 0.0 && x < C as f32 && x.fract() == 0.0
     }
@@ -182,6 +197,21 @@ mod tests {
         for (g, w) in got.iter().zip(want) {
             assert!((f64::from(*g) - w).abs() < 1e-5, "{g} vs {w}");
         }
+    }
+
+    #[test]
+    fn the_point_imputation_is_the_most_probable_class_not_the_mean_index() {
+        // Two coordinates; logits block by class: (0, -30, 0) for coordinate 0, (-1, 2, 2)
+        // for coordinate 1. The mean index of coordinate 0 is 1, a class of probability e^-30.
+        let f = Categorical::<3>;
+        let raw = [0.0, -1.0, -30.0, 2.0, 0.0, 2.0];
+        let mut point = [9.0; 2];
+        f.point_row(&raw, &mut point);
+        assert_eq!(point, [0.0, 1.0]);
+        let mut mean = [0.0; 2];
+        f.mean_row(&raw, &mut mean);
+        assert!((mean[0] - 1.0).abs() < 1e-6, "{mean:?}");
+        assert_eq!(f.class_count(), Some(3));
     }
 
     #[test]

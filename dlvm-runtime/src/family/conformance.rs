@@ -31,6 +31,10 @@
 //!    IWAE use, which a family may fuse) equals the row sums of `log_prob` within `10⁻⁵` relative,
 //!    and so does its gradient.
 //!
+//! 8. **point imputation**: [`point_row`](super::OutputFamily::point_row) is finite; for a
+//!    family of class labels ([`class_count`](super::OutputFamily::class_count) is `Some(C)`)
+//!    it is a class whose density is the largest over the domain (within `10⁻⁵` in log).
+//!
 //! Choose raw rows where the family's first four moments exist (e.g. a Student-t with more than 4
 //! degrees of freedom) and a domain that holds all but a negligible part of the mass.
 //!
@@ -238,11 +242,52 @@ pub fn check_family<F: OutputFamily, D: Device<f32>>(
             .map_err(|(j, check, d)| fail(check, r, j, d))?;
         check_row_sums(dev, family, raw, &points, spec.p)
             .map_err(|(j, check, d)| fail(check, r, j, d))?;
+        check_point(family, raw, &points, &log_density, spec.p)
+            .map_err(|(j, d)| fail("point", r, j, d))?;
         report.checks += 4 * spec.p + 2;
     }
     check_outside(family, spec, &points).map_err(|d| fail("support", 0, 0, d))?;
     report.checks += spec.outside.len() + 1;
     Ok(report)
+}
+
+/// The point imputation is finite, and for class labels a most probable class: `Err((j, why))`.
+fn check_point<F: OutputFamily>(
+    family: &F,
+    raw: &[f32],
+    points: &[f32],
+    log_density: &[Vec<f32>],
+    p: usize,
+) -> Result<(), (usize, String)> {
+    let mut point = vec![0.0; p];
+    family.point_row(raw, &mut point);
+    for (j, &v) in point.iter().enumerate() {
+        if !v.is_finite() {
+            return Err((j, format!("point_row gives {v}, not a finite value")));
+        }
+        if family.class_count().is_none() {
+            continue;
+        }
+        let best = log_density
+            .iter()
+            .map(|row| row[j])
+            .fold(f32::MIN, f32::max);
+        let at = points
+            .iter()
+            .position(|&x| x == v)
+            .map(|i| log_density[i][j]);
+        match at {
+            Some(l) if f64::from(best) - f64::from(l) <= 1e-5 => {}
+            _ => {
+                let d = format!(
+                    "point_row gives {v}, but a class label family must give a most probable \
+                     class (log density {best} at best, {at:?} at {v})"
+                );
+                return Err((j, d));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `error <= tolerance`, false when either is NaN (so that NaN fails a check).
@@ -705,7 +750,7 @@ macro_rules! family_conformance_test {
 mod tests {
     //! The suite must fail families that are wrong in each of the ways it checks.
     use super::*;
-    use crate::family::{Bernoulli, Diagonal, Gaussian, NoArguments};
+    use crate::family::{Bernoulli, Categorical, Diagonal, Gaussian, NoArguments};
     use rand::RngCore;
 
     /// Which defect a [`Broken`] Gaussian has.
@@ -853,6 +898,53 @@ mod tests {
             check_family(&Cpu::default(), &Broken(Defect::NoSupport), &real_line).unwrap_err();
         assert_eq!(err.check, "support");
         assert!(err.to_string().contains("Broken"), "{err}");
+    }
+
+    /// `Categorical<3>` whose point imputation is left at the default, the mean class index.
+    #[derive(Debug, Clone, Copy, Default, PartialEq)]
+    struct MeanIndex;
+
+    impl OutputFamily for MeanIndex {
+        const NAME: &'static str = "MeanIndex";
+        const PARAMS_PER_COORD: usize = 3;
+        const DISCRETE: bool = true;
+        type Builder = NoArguments<MeanIndex>;
+
+        fn log_prob<D: Device<f32>, T: Tape<f32, D>>(
+            &self,
+            raw: Tensor<(usize, usize), f32, D, T>,
+            x: Tensor<(usize, usize), f32, D>,
+        ) -> Tensor<(usize, usize), f32, D, T> {
+            Categorical::<3>.log_prob(raw, x)
+        }
+
+        fn sample_row(&self, raw: &[f32], rng: &mut dyn RngCore, out: &mut [f32]) {
+            Categorical::<3>.sample_row(raw, rng, out)
+        }
+
+        fn mean_row(&self, raw: &[f32], out: &mut [f32]) {
+            Categorical::<3>.mean_row(raw, out)
+        }
+
+        fn in_support(&self, x: f32) -> bool {
+            Categorical::<3>.in_support(x)
+        }
+
+        fn class_count(&self) -> Option<usize> {
+            Some(3)
+        }
+    }
+
+    #[test]
+    fn a_class_label_family_imputing_the_mean_index_is_caught() {
+        // Logits (0, -30, 0): the mean index 1 is a class of probability e^-30.
+        let spec = Conformance::new(
+            Domain::Points(vec![0.0, 1.0, 2.0]),
+            vec![vec![0.0, -30.0, 0.0]],
+        );
+        assert!(check_family(&Cpu::default(), &Categorical::<3>, &spec).is_ok());
+        let err = check_family(&Cpu::default(), &MeanIndex, &spec).unwrap_err();
+        assert_eq!(err.check, "point", "{err}");
     }
 
     #[test]

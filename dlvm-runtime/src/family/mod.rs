@@ -179,6 +179,29 @@ pub trait OutputFamily: Clone + std::fmt::Debug + Send + Sync + 'static {
         false
     }
 
+    // Single imputations of class labels (issue 16, item 12): what the imputation samplers
+    // report as a point imputation and whether draws are votes rather than numbers to average.
+
+    /// `Some(C)` when the family's values are unordered class labels `0, 1, …, C - 1`, so that
+    /// an average of draws means nothing: the imputation samplers then count the draws of each
+    /// class per missing entry (their class frequencies) and vote (the most frequent class)
+    /// instead of averaging. The default, `None`, suits every family whose values are numbers.
+    fn class_count(&self) -> Option<usize> {
+        None
+    }
+
+    /// The single imputation of one point from its parameters η: the value that stands for
+    /// `Φ(· | η)` when one value must be chosen. `raw.len() == raw_width(out.len())`. The
+    /// default is the mean, [`mean_row`](Self::mean_row) (the imputation samplers round it
+    /// for a discrete family); a family of class labels returns the most probable class
+    /// (Categorical does), since the mean of class indices can be a class of probability 0.
+    ///
+    /// # Formula
+    /// default: `x̂_j = E[x_j | η]`; class labels: `x̂_j = argmax_k Φ_j(k | η)` (lowest `k` on ties)
+    fn point_row(&self, raw: &[f32], out: &mut [f32]) {
+        self.mean_row(raw, out)
+    }
+
     /// Whether `x` is in the support of one coordinate's density.
     fn in_support(&self, x: f32) -> bool;
 

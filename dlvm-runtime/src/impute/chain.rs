@@ -2,11 +2,12 @@
 //! state lives on the host (`x` completed, `z`, the decoder output at `z`), split into row
 //! shards that the workers advance in one pass per step.
 
+use super::check::check_observed;
+use super::classes::ClassFrequencies;
 use super::mask::Mask;
 use super::networks::ChainNetworks;
 use super::options::{ImputeOptions, Init};
 use super::posterior::{log_density, log_prior, sample_rows, HostPosterior};
-use crate::batch::check_dataset;
 use crate::data::Dataset;
 use crate::error::{DlvmError, Result};
 use crate::family::OutputFamily;
@@ -57,6 +58,9 @@ struct ShardState {
     scratch: Vec<f32>,
     /// The sum of the chains' retained completed points, `rows × p` (empty before the first).
     draw_sum: Vec<f64>,
+    /// For a family of class labels, the retained draws of each class at each missing entry,
+    /// `entries × classes` in row-major order of the entries (empty before the first).
+    votes: Vec<u32>,
 }
 
 impl ShardState {
@@ -86,6 +90,9 @@ impl ShardState {
         if retain {
             self.draw_sum.resize(x.len(), 0.0);
             crate::kernels::accumulate_widened(&mut self.draw_sum, x);
+            if let Some(classes) = family.class_count() {
+                count_classes(&mut self.votes, missing, first, x, p, classes);
+            }
         }
         row_log_likelihood(family, &self.raw, x, p)
     }
@@ -100,30 +107,26 @@ struct Job<'s> {
 }
 
 impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
-    /// Checks the inputs and fills the missing entries with zeros.
+    /// Checks the inputs and fills the missing entries with their start values (see
+    /// [`start_inside_support`](Self::start_inside_support)).
     ///
     /// # Errors
     /// The mask's shape differs from the data's, the data's width is not the model's, or an
-    /// observed entry is not finite or not in the family's support.
+    /// observed entry is not finite or not in the family's support (missing entries are not
+    /// checked: their values are ignored).
     pub fn new(model: &'a M, data: &Dataset, mask: &Mask, options: &ImputeOptions) -> Result<Self> {
         mask.check_shape(data.rows(), data.cols())?;
+        check_observed(model.family(), data, mask, M::observed_dim())?;
         let x: Vec<f32> = data
             .as_slice()
             .iter()
             .zip(mask.missing())
             .map(|(&v, &m)| if m { 0.0 } else { v })
             .collect();
-        let observed = Dataset::from_vec(
-            format!("{} (missing entries read as 0)", data.name()),
-            data.rows(),
-            data.cols(),
-            x.clone(),
-        )?;
-        check_dataset(model, &observed)?;
         let missing = RowCoordinates::from_flags(mask.missing(), M::observed_dim());
         let workers = Workers::new(options.threads).map_err(DlvmError::Device)?;
         let shards = row_shards(data.rows(), workers.threads());
-        Ok(Self {
+        let mut chains = Self {
             model,
             networks: ChainNetworks::new(model, &x, &missing, options.fused),
             x,
@@ -136,7 +139,41 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
                 .map(|i| stream_rng(options.seed, i + 1))
                 .collect(),
             scratch: vec![0.0; M::observed_dim()],
-        })
+        };
+        chains.start_inside_support(options.seed);
+        Ok(chains)
+    }
+
+    /// Start values of the missing entries inside the family's support: 0 where 0 is in the
+    /// support (every built-in family), else the family's point imputation
+    /// ([`point_row`](OutputFamily::point_row), the mean by default) at the decoder output
+    /// `f(0)` of the prior mean, and where that is outside the support too, a draw from
+    /// `Φ(· | f(0))` (ChaCha12 stream `u64::MAX` of `seed`).
+    fn start_inside_support(&mut self, seed: u64) {
+        let family = self.model.family();
+        if family.in_support(0.0) {
+            return;
+        }
+        let (p, width) = (M::observed_dim(), raw_width::<M, D>());
+        let mut ws = Workspace::default();
+        self.networks.decode(&vec![0.0; M::latent_dim()], &mut ws);
+        let raw = &ws.raw[..width];
+        let mut start = vec![0.0; p];
+        family.point_row(raw, &mut start);
+        if start.iter().any(|&v| !family.in_support(v)) {
+            let mut draw = vec![0.0; p];
+            family.sample_row(raw, &mut stream_rng(seed, u64::MAX), &mut draw);
+            for (s, d) in start.iter_mut().zip(draw) {
+                if !family.in_support(*s) {
+                    *s = d;
+                }
+            }
+        }
+        for i in 0..self.n {
+            for &j in self.missing.row(i) {
+                self.x[i * p + j as usize] = start[j as usize];
+            }
+        }
     }
 
     /// `f` on every shard's job, on the workers; the results in row order.
@@ -209,11 +246,51 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
         start: std::time::Instant,
     ) -> super::result::Imputation {
         let last_draw = self.x.clone();
-        self.set_missing_to_mean();
+        self.set_missing_to_point(true);
+        let family_point = self.x.clone();
+        self.set_missing_to_point(false);
         let discrete = <M::Family as OutputFamily>::DISCRETE;
         let draw_sum = self.draw_sum();
+        let classes = self.class_frequencies(recorder.retained_count());
         let seconds = start.elapsed().as_secs_f64();
-        recorder.finish(last_draw, self.x, &draw_sum, metropolis, seconds, discrete)
+        let mut run = recorder.finish(last_draw, self.x, &draw_sum, metropolis, seconds, discrete);
+        run.family_point = family_point;
+        run.class_frequencies = classes;
+        run
+    }
+
+    /// For a family of class labels, the fraction of the `retained` draws of each class at each
+    /// missing entry; `None` for other families.
+    fn class_frequencies(&self, retained: usize) -> Option<ClassFrequencies> {
+        let classes = self.model.family().class_count()?;
+        let entries: Vec<(usize, usize)> = (0..self.n)
+            .flat_map(|i| self.missing.row(i).iter().map(move |&j| (i, j as usize)))
+            .collect();
+        let mut counts = Vec::with_capacity(entries.len() * classes);
+        for (state, &(a, b)) in self.states.iter().zip(&self.shards) {
+            let len = self.missing.count(a, b - a) * classes;
+            counts.extend_from_slice(&state.votes);
+            counts.resize(counts.len() + len - state.votes.len(), 0);
+        }
+        let scale = 1.0 / retained.max(1) as f64;
+        let frequencies = counts
+            .iter()
+            .map(|&c| (f64::from(c) * scale) as f32)
+            .collect();
+        Some(ClassFrequencies {
+            classes,
+            entries,
+            frequencies,
+        })
+    }
+
+    /// `log p(z)` of every chain's latent code: a function of `z` alone, whose effective
+    /// sample size measures how often the chains move (a redraw of `x_miss` at a fixed `z`
+    /// does not change it).
+    pub fn latent_scores(&self) -> Vec<f64> {
+        let d = M::latent_dim();
+        let parts: Vec<Vec<f64>> = self.states.iter().map(|s| log_prior(&s.z, d)).collect();
+        parts.concat()
     }
 
     /// The sum of every chain's retained completed points, row-major `(n, p)` (zeros when
@@ -228,9 +305,10 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
         sum
     }
 
-    /// `x_miss = E[x_miss | f(z)]`: sets the missing entries to the family mean at each chain's
-    /// latent code.
-    fn set_missing_to_mean(&mut self) {
+    /// `x_miss = E[x_miss | f(z)]` (or, with `point`, the family's point imputation
+    /// [`point_row`](OutputFamily::point_row), the most probable class for class labels): sets
+    /// the missing entries from each chain's latent code.
+    fn set_missing_to_point(&mut self, point: bool) {
         let (p, width) = (M::observed_dim(), raw_width::<M, D>());
         let raw = self.raw();
         for i in 0..self.n {
@@ -239,7 +317,12 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
                 continue;
             }
             let row = &raw[i * width..(i + 1) * width];
-            self.model.family().mean_row(row, &mut self.scratch);
+            let family = self.model.family();
+            if point {
+                family.point_row(row, &mut self.scratch);
+            } else {
+                family.mean_row(row, &mut self.scratch);
+            }
             let x = &mut self.x[i * p..(i + 1) * p];
             for &j in missing {
                 x[j as usize] = self.scratch[j as usize];
@@ -323,13 +406,38 @@ impl<'a, M: Dlvm<D>, D: Device<f32>> Chains<'a, M, D> {
             Init::FamilyMean => {
                 let mean = self.encode().mean;
                 self.set_latent(&mean);
-                self.set_missing_to_mean();
+                self.set_missing_to_point(true);
             }
             Init::PseudoGibbs(steps) => {
                 for _ in 0..steps {
                     self.pseudo_gibbs_step(false);
                 }
             }
+        }
+    }
+}
+
+/// Adds the classes of the missing entries of the rows `first..` of `x` (`p` values each) to
+/// `votes` (`entries × classes`, the entries of these rows in row-major order); a value that is
+/// not a class (a family whose draws leave its support) counts for none.
+fn count_classes(
+    votes: &mut Vec<u32>,
+    missing: &RowCoordinates,
+    first: usize,
+    x: &[f32],
+    p: usize,
+    classes: usize,
+) {
+    let rows = x.len() / p;
+    votes.resize(missing.count(first, rows) * classes, 0);
+    let mut entry = 0;
+    for (k, x) in x.chunks(p).enumerate() {
+        for &j in missing.row(first + k) {
+            let v = x[j as usize];
+            if v >= 0.0 && v.fract() == 0.0 && (v as usize) < classes {
+                votes[entry * classes + v as usize] += 1;
+            }
+            entry += 1;
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Metropolis-within-Gibbs: exact draws from `p(x_miss | x_obs)` (Mattei & Frellsen 2018, Alg. 1).
 
 use super::chain::{progress_bar, Chains};
+use super::independent::independent_chains;
 use super::mask::Mask;
 use super::options::ImputeOptions;
 use super::result::{Imputation, Recorder};
@@ -38,6 +39,18 @@ pub fn metropolis_within_gibbs<M: Dlvm<D>, D: Device<f32>>(
     mask: &Mask,
     options: &ImputeOptions,
 ) -> Result<Imputation> {
+    independent_chains(data, mask, options, |data, mask| {
+        run(model, data, mask, options)
+    })
+}
+
+/// One chain per row of `data`.
+fn run<M: Dlvm<D>, D: Device<f32>>(
+    model: &M,
+    data: &Dataset,
+    mask: &Mask,
+    options: &ImputeOptions,
+) -> Result<Imputation> {
     let retained = options.retained()?;
     let start = Instant::now();
     let mut rng = StdRng::seed_from_u64(options.seed);
@@ -59,7 +72,7 @@ pub fn metropolis_within_gibbs<M: Dlvm<D>, D: Device<f32>>(
             }
         }
         log_lik = chains.accept_and_redraw(&accepted, options.is_retained(t));
-        recorder.record(t, &chains.x, &log_lik);
+        recorder.record(t, &chains.x, &log_lik, || chains.latent_scores());
         bar.inc(1);
     }
     bar.finish_and_clear();

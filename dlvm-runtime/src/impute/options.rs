@@ -5,12 +5,18 @@ use crate::error::{DlvmError, Result};
 /// How the missing entries are filled before the first iteration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Init {
-    /// `x_miss = 0`.
+    /// `x_miss = 0` where 0 is in the family's support (every built-in family). For a family
+    /// whose support excludes 0 (e.g. a Beta on `(0, 1)`), the family's point imputation at the
+    /// decoder output `f(0)` of the prior mean, or a draw from `Φ(· | f(0))` where that point
+    /// is outside the support too.
     #[default]
     Zeros,
-    /// `x_miss = E[x_miss | z₀]` with `z₀ = m(x_obs, 0)`, the encoder mean at the zero-filled point.
+    /// `x_miss = x̂(z₀)` with `z₀ = m(x_obs, x_start)`, the encoder mean at the point filled as
+    /// by `Zeros`, and `x̂` the family's point imputation
+    /// ([`point_row`](crate::family::OutputFamily::point_row)): the mean `E[x_miss | z₀]`, or
+    /// the most probable class for class labels.
     FamilyMean,
-    /// Zeros, then this many pseudo-Gibbs steps (not counted in `iterations`).
+    /// As `Zeros`, then this many pseudo-Gibbs steps (not counted in `iterations`).
     PseudoGibbs(usize),
 }
 
@@ -20,7 +26,15 @@ pub enum Init {
 /// The chain runs `iterations` steps `t = 1..=iterations`. The *retained* draws are those of the
 /// steps `t > burn_in` with `(t - burn_in) % thin == 0`; there are
 /// `⌊(iterations - burn_in) / thin⌋` of them. Their mean is the "mean of retained draws"
-/// single imputation; the last `keep` of them are returned as multiple imputations.
+/// single imputation; the last `keep` of them are returned as
+/// [`Imputation::draws`](super::Imputation::draws): consecutive draws of one chain, which
+/// share their `z` whenever Metropolis-within-Gibbs rejects, so they are for Monte Carlo
+/// averages, not for multiple imputation.
+///
+/// Multiple imputations come from `chains` independent chains per row (each its own random
+/// streams and start): [`Imputation::imputations`](super::Imputation::imputations) holds the
+/// last draw of each, and the between-imputation variance of Rubin's rules is then that of
+/// independent draws (once the chains have converged).
 ///
 /// ```
 /// use dlvm_runtime::impute::ImputeOptions;
@@ -40,6 +54,9 @@ pub struct ImputeOptions {
     pub keep: usize,
     /// How the missing entries start.
     pub init: Init,
+    /// Independent chains per row (>= 1): the multiple imputations are their last draws.
+    /// Costs `chains` times one chain; `1` (the default) runs one chain per row as before.
+    pub chains: usize,
     /// Seed of all randomness of the run.
     pub seed: u64,
     /// Whether to draw a progress bar on stderr.
@@ -60,7 +77,8 @@ pub struct ImputeOptions {
 }
 
 impl Default for ImputeOptions {
-    /// 500 iterations, no burn-in, no thinning, one kept draw, zeros, seed 0, no progress bar,
+    /// 500 iterations, no burn-in, no thinning, one kept draw, zeros, one chain per row, seed 0,
+    /// no progress bar,
     /// one worker per available core, networks on the host.
     fn default() -> Self {
         Self {
@@ -69,6 +87,7 @@ impl Default for ImputeOptions {
             thin: 1,
             keep: 1,
             init: Init::Zeros,
+            chains: 1,
             seed: 0,
             progress: false,
             threads: crate::parallel::available_threads(),
@@ -85,13 +104,20 @@ impl ImputeOptions {
     ///
     /// # Errors
     /// [`DlvmError::Config`] when `iterations` is 0, `burn_in >= iterations`, `thin` is 0,
-    /// no draw is retained, `keep` exceeds the retained draws, or `threads` is 0.
+    /// no draw is retained, `keep` exceeds the retained draws, or `threads` or `chains` is 0.
     pub fn retained(&self) -> Result<usize> {
         let bad = |parameter, reason: String| Err(DlvmError::Config { parameter, reason });
         if self.threads == 0 {
             return bad(
                 "threads",
                 "must be >= 1 (1 runs on the calling thread), got 0".into(),
+            );
+        }
+        if self.chains == 0 {
+            return bad(
+                "chains",
+                "must be >= 1 (1 chain per row; M > 1 gives M independent imputations), got 0"
+                    .into(),
             );
         }
         if self.iterations == 0 {
@@ -190,6 +216,13 @@ mod tests {
                 ..base.clone()
             }),
             "thin"
+        );
+        assert_eq!(
+            name(ImputeOptions {
+                chains: 0,
+                ..base.clone()
+            }),
+            "chains"
         );
         assert_eq!(name(ImputeOptions { keep: 501, ..base }), "keep");
     }

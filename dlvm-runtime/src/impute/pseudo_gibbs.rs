@@ -1,6 +1,7 @@
 //! The pseudo-Gibbs sampler of Rezende et al. (2014).
 
 use super::chain::{progress_bar, Chains};
+use super::independent::independent_chains;
 use super::mask::Mask;
 use super::options::ImputeOptions;
 use super::result::{Imputation, Recorder};
@@ -33,6 +34,18 @@ pub fn pseudo_gibbs<M: Dlvm<D>, D: Device<f32>>(
     mask: &Mask,
     options: &ImputeOptions,
 ) -> Result<Imputation> {
+    independent_chains(data, mask, options, |data, mask| {
+        run(model, data, mask, options)
+    })
+}
+
+/// One chain per row of `data`.
+fn run<M: Dlvm<D>, D: Device<f32>>(
+    model: &M,
+    data: &Dataset,
+    mask: &Mask,
+    options: &ImputeOptions,
+) -> Result<Imputation> {
     let retained = options.retained()?;
     let start = Instant::now();
     let mut chains = Chains::new(model, data, mask, options)?;
@@ -41,7 +54,7 @@ pub fn pseudo_gibbs<M: Dlvm<D>, D: Device<f32>>(
     let bar = progress_bar("pseudo-Gibbs", options);
     for t in 1..=options.iterations {
         let log_lik = chains.pseudo_gibbs_step(options.is_retained(t));
-        recorder.record(t, &chains.x, &log_lik);
+        recorder.record(t, &chains.x, &log_lik, || chains.latent_scores());
         bar.inc(1);
     }
     bar.finish_and_clear();
