@@ -363,7 +363,10 @@ fn resuming_on_other_data_or_from_a_state_whose_epoch_disagrees_with_its_history
     let mut swapped = Vec::new();
     train.gather(&rows, &mut swapped);
     let swapped = Dataset::from_vec("swapped", 400, 16, swapped).unwrap();
-    assert!(matches!(resume(&swapped, &state), Err(DlvmError::Resume { .. })));
+    assert!(matches!(
+        resume(&swapped, &state),
+        Err(DlvmError::Resume { .. })
+    ));
 
     let mut inconsistent = TrainState::load(&state).unwrap();
     inconsistent.epoch = 1;
@@ -372,7 +375,8 @@ fn resuming_on_other_data_or_from_a_state_whose_epoch_disagrees_with_its_history
     let err = resume(&train, &path).unwrap_err();
     assert!(matches!(err, DlvmError::Resume { .. }), "{err}");
     assert!(
-        err.to_string().contains("1 completed epochs but a history of 2"),
+        err.to_string()
+            .contains("1 completed epochs but a history of 2"),
         "{err}"
     );
     resume(&train, &state).expect("the same data resumes");
@@ -434,7 +438,11 @@ fn a_checkpoint_loads_only_into_a_model_of_the_same_family_activations_and_width
         message.contains("mlp(z; 8; tanh)") && message.contains("mlp(z; 8; relu)"),
         "{message}"
     );
-    assert_eq!(bits(&relu), before, "a refused load leaves the model as it was");
+    assert_eq!(
+        bits(&relu),
+        before,
+        "a refused load leaves the model as it was"
+    );
 
     let err = continuous_model::Small::new(&dev, 1)
         .load(&path)
@@ -465,13 +473,20 @@ fn a_checkpoint_with_a_flipped_byte_or_a_non_finite_parameter_is_refused() {
         damaged[i] ^= 0x10;
         std::fs::write(&flipped, &damaged).unwrap();
         let err = target.load(&flipped).unwrap_err();
-        assert!(matches!(err, DlvmError::Checkpoint { .. }), "flip at {i}: {err}");
+        assert!(
+            matches!(err, DlvmError::Checkpoint { .. }),
+            "flip at {i}: {err}"
+        );
         assert!(err.to_string().contains("corrupt"), "flip at {i}: {err}");
     }
-    assert!(target.load(&dir.join("none")).is_err());
+    assert!(target.load(dir.join("none")).is_err());
     let torn = dir.join("torn.safetensors");
     std::fs::write(&torn, &bytes[..bytes.len() - 1]).unwrap();
-    assert!(target.load(&torn).unwrap_err().to_string().contains("corrupt"));
+    assert!(target
+        .load(&torn)
+        .unwrap_err()
+        .to_string()
+        .contains("corrupt"));
     assert_eq!(bits(&target), before, "no refused load changed the model");
 
     let mut poisoned = Tiny::new(&dev, 0);

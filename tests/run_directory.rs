@@ -18,12 +18,15 @@ dlvm! {
 }
 
 fn data() -> Dataset {
-    let values = (0..64 * 16).map(|k| f32::from(u8::from((k / 16 + k) % 3 == 0))).collect();
+    let values = (0..64 * 16)
+        .map(|k| f32::from(u8::from((k / 16 + k) % 3 == 0)))
+        .collect();
     Dataset::from_vec("binary", 64, 16, values).unwrap()
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dlvm-run-directory-{}-{name}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("dlvm-run-directory-{}-{name}", std::process::id()));
     std::fs::remove_dir_all(&dir).ok();
     dir
 }
@@ -88,7 +91,11 @@ fn a_new_run_over_a_saved_run_is_refused_naming_the_directory_and_the_ways_on() 
         ..config(&dir)
     })
     .unwrap();
-    assert_ne!(files(&dir).0, saved.0, "the new run's checkpoint replaced the old one");
+    assert_ne!(
+        files(&dir).0,
+        saved.0,
+        "the new run's checkpoint replaced the old one"
+    );
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -131,13 +138,19 @@ fn a_second_run_on_a_locked_directory_fails_at_once_and_a_killed_runs_lock_is_re
     let mut child = Killed(child);
     let start = Instant::now();
     while !dir.join("locked").exists() {
-        assert!(start.elapsed() < Duration::from_secs(60), "the child never locked");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the child never locked"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 
     let start = Instant::now();
     let err = fit(config(&dir)).unwrap_err();
-    assert!(start.elapsed() < Duration::from_secs(5), "it failed at once");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "it failed at once"
+    );
     assert!(matches!(err, DlvmError::RunDirectory { .. }), "{err}");
     let message = err.to_string();
     let holder = format!("process {}", child.0.id());
@@ -150,7 +163,10 @@ fn a_second_run_on_a_locked_directory_fails_at_once_and_a_killed_runs_lock_is_re
     ] {
         assert!(message.contains(part), "`{part}` missing from: {message}");
     }
-    assert!(!dir.join("train.state").exists(), "the second run wrote nothing");
+    assert!(
+        !dir.join("train.state").exists(),
+        "the second run wrote nothing"
+    );
 
     // SIGKILL: the process cannot release anything itself; the operating system does.
     child.0.kill().unwrap();

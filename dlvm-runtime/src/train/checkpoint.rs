@@ -68,8 +68,8 @@ pub fn load_checkpoint<M: Dlvm<D>, D: Device<f32>>(
             "no such file; train a model first or check the path",
         ));
     }
-    let bytes = std::fs::read(path)
-        .map_err(|e| checkpoint_error(path, format!("cannot read it ({e})")))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| checkpoint_error(path, format!("cannot read it ({e})")))?;
     let own = read_tensors(model).map_err(|e| {
         checkpoint_error(path, format!("cannot read the model's parameters: {e:?}"))
     })?;
@@ -100,7 +100,7 @@ fn encode(tensors: &[NamedTensor], identity: &ModelIdentity) -> Vec<u8> {
     metadata.insert(CRC_KEY.into(), PLACEHOLDER.into());
     header.insert("__metadata__".into(), Value::Object(metadata));
     let mut text = Value::Object(header).to_string();
-    while text.len() % 8 != 0 {
+    while !text.len().is_multiple_of(8) {
         text.push(' ');
     }
     let mut out = Vec::with_capacity(8 + text.len() + offset);
@@ -233,7 +233,9 @@ fn read_tensor(
         .get("data_offsets")
         .and_then(|s| serde_json::from_value(s.clone()).ok());
     let raw = match (entry.get("dtype").and_then(Value::as_str), offsets) {
-        (Some("F32"), Some([begin, end])) if end.checked_sub(begin) == Some(4 * mine.values.len()) => {
+        (Some("F32"), Some([begin, end]))
+            if end.checked_sub(begin) == Some(4 * mine.values.len()) =>
+        {
             data.get(begin..end)
         }
         _ => None,

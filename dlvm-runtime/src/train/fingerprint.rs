@@ -24,9 +24,14 @@ impl DataFingerprint {
     /// The fingerprint of `data`.
     pub fn of(data: &Dataset) -> Self {
         let (rows, cols) = (data.rows() as u64, data.cols() as u64);
-        let words = [rows as u32, (rows >> 32) as u32, cols as u32, (cols >> 32) as u32]
-            .into_iter()
-            .chain(data.as_slice().iter().map(|v| v.to_bits()));
+        let words = [
+            rows as u32,
+            (rows >> 32) as u32,
+            cols as u32,
+            (cols >> 32) as u32,
+        ]
+        .into_iter()
+        .chain(data.as_slice().iter().map(|v| v.to_bits()));
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for w in words {
             h = (h ^ u64::from(w)).wrapping_mul(0x0000_0100_0000_01b3);
@@ -41,7 +46,11 @@ impl DataFingerprint {
 
 impl std::fmt::Display for DataFingerprint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} x {} values, fingerprint {}", self.rows, self.cols, self.hash)
+        write!(
+            f,
+            "{} x {} values, fingerprint {}",
+            self.rows, self.cols, self.hash
+        )
     }
 }
 
@@ -61,7 +70,11 @@ mod tests {
         let data = |v: Vec<f32>| Dataset::from_vec("d", 2, 2, v).unwrap();
         let base = DataFingerprint::of(&data(vec![0.0, 1.0, 1.0, 0.0]));
         assert_eq!(base, DataFingerprint::of(&data(vec![0.0, 1.0, 1.0, 0.0])));
-        for other in [vec![0.0, 1.0, 1.0, 1.0], vec![1.0, 0.0, 0.0, 1.0], vec![-0.0, 1.0, 1.0, 0.0]] {
+        for other in [
+            vec![0.0, 1.0, 1.0, 1.0],
+            vec![1.0, 0.0, 0.0, 1.0],
+            vec![-0.0, 1.0, 1.0, 0.0],
+        ] {
             assert_ne!(base, DataFingerprint::of(&data(other)));
         }
         let wide = Dataset::from_vec("d", 1, 4, vec![0.0, 1.0, 1.0, 0.0]).unwrap();

@@ -34,7 +34,12 @@ impl ModelIdentity {
     pub fn of<M: Dlvm<D>, D: Device<f32>>() -> Self {
         let p = M::observed_dim();
         let architecture: Option<Architecture> = M::architecture();
-        let net = |mlp: &Mlp| (mlp.hidden.clone(), activation_name(mlp.activation).to_string());
+        let net = |mlp: &Mlp| {
+            (
+                mlp.hidden.clone(),
+                activation_name(mlp.activation).to_string(),
+            )
+        };
         Self {
             model: M::NAME.to_string(),
             family: <M::Family as OutputFamily>::NAME.to_string(),

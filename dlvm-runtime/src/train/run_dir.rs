@@ -56,7 +56,11 @@ impl RunLock {
             .map_err(|e| fail(format!("cannot resolve its path ({e})")))?;
         let mut held = HELD.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         held.retain(|(_, lock)| lock.strong_count() > 0);
-        if let Some(lock) = held.iter().find(|(k, _)| *k == key).and_then(|(_, l)| l.upgrade()) {
+        if let Some(lock) = held
+            .iter()
+            .find(|(k, _)| *k == key)
+            .and_then(|(_, l)| l.upgrade())
+        {
             return Ok(lock);
         }
         let file = lock_file(dir).map_err(fail)?;
@@ -175,7 +179,13 @@ mod tests {
         let sibling = temporary_sibling(Path::new("dir/model.safetensors"));
         let name = sibling.file_name().unwrap().to_str().unwrap();
         assert!(is_temporary_name(name), "{name}");
-        for other in ["model.safetensors", "x.tmp", ".12.tmp", "notes.abc.tmp", "a.1.tmp.bak"] {
+        for other in [
+            "model.safetensors",
+            "x.tmp",
+            ".12.tmp",
+            "notes.abc.tmp",
+            "a.1.tmp.bak",
+        ] {
             assert!(!is_temporary_name(other), "{other}");
         }
     }
@@ -189,7 +199,8 @@ mod tests {
         assert!(Arc::ptr_eq(&first, &second));
         drop((first, second));
         let file = File::open(dir.join(LOCK_FILE)).unwrap();
-        file.try_lock().expect("the lock is released with the last handle");
+        file.try_lock()
+            .expect("the lock is released with the last handle");
         std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -606,7 +606,7 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
         self.history.epochs.push(record);
         self.done = record.epoch;
         if let (Some(score), Some(_)) = (record.valid_elbo, self.config.patience) {
-            if self.best.as_ref().map_or(true, |(best, _)| score > *best) {
+            if self.best.as_ref().is_none_or(|(best, _)| score > *best) {
                 self.best = Some((score, model.clone()));
                 self.history.best_epoch = Some(record.epoch);
                 self.since_best = 0;
