@@ -11,7 +11,9 @@
 //! The output directory is locked for the whole run (a second run on it fails at once), and a
 //! directory holding a saved run is refused unless `--resume` (continue it) or `--overwrite`
 //! (replace it) is given. The data, the evaluation batch and the directory are all checked
-//! before the first epoch.
+//! before the first epoch. After a divergence, `--resume --step-override --lr 1e-4` (or with
+//! `--clip-grad-norm`) continues from the last good state with the new setting, recorded in
+//! `train.state`.
 
 use clap::Parser;
 use dlvm::prelude::*;

@@ -176,7 +176,7 @@ fn checkpoint_hint(checkpoint: &Option<PathBuf>) -> String {
         Some(path) => format!(
             "; this run's last good file is `{}`: resume its training state with a lower \
              learning rate or clipping as an explicit override (`TrainConfig::step_override`, \
-             `--resume --step-override` in the examples), or load its checkpoint into a new run",
+             `--resume --step-override` in `mnist_vae`), or load its checkpoint into a new run",
             path.display()
         ),
         None => String::new(),

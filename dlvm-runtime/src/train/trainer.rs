@@ -267,7 +267,7 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
             let step = ["`learning_rate`", "`clip_grad_norm`"];
             let hint = if step.iter().any(|name| reason.contains(name)) {
                 " (to change the learning rate or clipping on purpose, set \
-                 `TrainConfig::step_override`, `--step-override` in the examples: the change \
+                 `TrainConfig::step_override`, `--step-override` in `mnist_vae`: the change \
                  is recorded in the state)"
             } else {
                 ""
