@@ -7,6 +7,13 @@
 //! `samples.png` (100 model samples, pixel probabilities), `reconstructions.png` (rows alternate:
 //! 10 test images, then their reconstructions), `history.csv`, `history.json`, `model.safetensors`
 //! and `train.state` (the full training state: `--resume` continues from it).
+//!
+//! The output directory is locked for the whole run (a second run on it fails at once), and a
+//! directory holding a saved run is refused unless `--resume` (continue it) or `--overwrite`
+//! (replace it) is given. The data, the evaluation batch and the directory are all checked
+//! before the first epoch. After a divergence, `--resume --step-override --lr 1e-4` (or with
+//! `--clip-grad-norm`) continues from the last good state with the new setting, recorded in
+//! `train.state`.
 
 use clap::Parser;
 use dlvm::prelude::*;
@@ -47,6 +54,15 @@ struct Args {
     /// Continue the run saved in `<out>/train.state` (same settings) up to `--epochs`.
     #[arg(long)]
     resume: bool,
+    /// With `--resume`: continue with the `--lr` and `--clip-grad-norm` given now even where
+    /// they differ from the saved run's (e.g. after a divergence); the change is recorded in
+    /// `train.state`.
+    #[arg(long, requires = "resume")]
+    step_override: bool,
+    /// Replace the saved run in `--out` (its state, checkpoint, history and figures) with a new
+    /// one.
+    #[arg(long, conflicts_with = "resume")]
+    overwrite: bool,
     /// Directory holding binarized_mnist_{train,valid,test}.npy.gz.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/data"))]
     data: PathBuf,
@@ -66,8 +82,21 @@ fn main() {
     }
 }
 
+/// The evaluation batch of the test ELBO (at most the test set's rows).
+const EVAL_BATCH: usize = 500;
+
+/// The files this job writes into `--out` besides the trainer's checkpoint and state.
+const OUTPUTS: [&str; 4] = [
+    "history.csv",
+    "history.json",
+    "samples.png",
+    "reconstructions.png",
+];
+
 fn run(args: Args) -> Result<(), DlvmError> {
     dlvm::threads::use_threads(args.threads)?;
+    // Held until the end: the trainer shares this lock, and the figures are written under it.
+    let _lock = dlvm::train::RunLock::acquire(&args.out)?;
     let load =
         |split: &str| Dataset::from_npy(args.data.join(format!("binarized_mnist_{split}.npy.gz")));
     let (train, valid, test) = (load("train")?, load("valid")?, load("test")?);
@@ -80,6 +109,9 @@ fn run(args: Args) -> Result<(), DlvmError> {
 
     let dev = Cpu::default();
     let mut model = MnistVae::try_new(&dev, args.seed)?;
+    // Everything the end of the run needs is checked before the first epoch.
+    dlvm::batch::check_dataset(&model, &test)?;
+    let eval_batch = EVAL_BATCH.min(test.rows());
     let config = TrainConfig {
         epochs: args.epochs,
         batch_size: args.batch_size,
@@ -89,8 +121,13 @@ fn run(args: Args) -> Result<(), DlvmError> {
         clip_grad_norm: args.clip_grad_norm,
         state: Some(args.out.join("train.state")),
         workers: args.workers,
+        overwrite: args.overwrite,
+        step_override: args.step_override,
         ..Default::default()
     };
+    if args.overwrite {
+        remove_outputs(&args.out)?;
+    }
     let start = Instant::now();
     let trainer = Trainer::new(config);
     let history = if args.resume {
@@ -107,7 +144,7 @@ fn run(args: Args) -> Result<(), DlvmError> {
     history.write_csv(args.out.join("history.csv"))?;
     history.write_json(args.out.join("history.json"))?;
 
-    let test_elbo = model.evaluate_elbo(&test, 500, 1)?;
+    let test_elbo = model.evaluate_elbo(&test, eval_batch, 1)?;
     let rate: f64 = history
         .epochs
         .iter()
@@ -120,6 +157,21 @@ fn run(args: Args) -> Result<(), DlvmError> {
         history.epochs.len(),
         args.out.display()
     );
+    Ok(())
+}
+
+/// Deletes the previous run's history and figures (`--overwrite`), so that the directory never
+/// mixes two runs; the trainer deletes the checkpoint and the state.
+fn remove_outputs(out: &std::path::Path) -> Result<(), DlvmError> {
+    for name in OUTPUTS {
+        let path = out.join(name);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(DlvmError::Io { path, source: e })
+            }
+            _ => {}
+        }
+    }
     Ok(())
 }
 

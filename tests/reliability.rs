@@ -3,7 +3,7 @@
 //! process killed while writing a checkpoint leaves the previous one intact.
 
 use dlvm::prelude::*;
-use dlvm::train::{read_tensors, write_tensors, TrainState};
+use dlvm::train::{read_tensors, write_tensors, DataFingerprint, SettingOverride, TrainState};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -207,7 +207,7 @@ fn resuming_another_model_other_settings_or_a_damaged_file_is_refused() {
 }
 
 #[test]
-fn a_diverging_run_names_epoch_and_batch_and_leaves_the_last_good_files() {
+fn a_diverging_run_names_its_last_good_state_which_resumes_with_a_recorded_lower_learning_rate() {
     let train = synthetic(0, 400, 16);
     let dev = Cpu::default();
     let dir = scratch("diverge");
@@ -226,24 +226,27 @@ fn a_diverging_run_names_epoch_and_batch_and_leaves_the_last_good_files() {
     );
 
     // A step size of 1e30 moves every parameter by about 1e30 (Adam's first step is α sign(g)),
-    // after which the logits overflow: the run must stop within the first epoch.
+    // after which the logits overflow: the run must stop within its first epoch (epoch 3).
     let reckless = TrainConfig {
+        epochs: 4,
         learning_rate: 1e30,
         clip_grad_norm: None,
-        ..good
+        step_override: true,
+        ..good.clone()
     };
     let before = bits(&model);
     let err = Trainer::new(reckless)
-        .fit(&mut model, &train, None)
+        .resume(&mut model, &train, None, &state)
         .unwrap_err();
     let message = err.to_string();
     let epoch = match &err {
         DlvmError::NonFinite { epoch, .. } | DlvmError::NonFiniteParameter { epoch, .. } => *epoch,
         other => panic!("expected a divergence error, got {other}"),
     };
-    assert_eq!(epoch, 1, "{message}");
-    assert!(message.contains("epoch 1, batch "), "{message}");
-    assert!(message.contains("model.safetensors"), "{message}");
+    assert_eq!(epoch, 3, "{message}");
+    assert!(message.contains("epoch 3, batch "), "{message}");
+    assert!(message.contains("run.state"), "{message}");
+    assert!(message.contains("step_override"), "{message}");
     assert_ne!(bits(&model), before, "the first, finite update was applied");
     assert!(read_tensors(&model)
         .unwrap()
@@ -259,6 +262,247 @@ fn a_diverging_run_names_epoch_and_batch_and_leaves_the_last_good_files() {
     );
     let mut restored = Tiny::new(&dev, 5);
     restored.load(&checkpoint).unwrap();
+
+    // The advice is followable: a changed learning rate without the override is refused with a
+    // pointer to it, and with it the run continues and records the change.
+    let careful = TrainConfig {
+        epochs: 4,
+        learning_rate: 1e-3,
+        ..good
+    };
+    let err = Trainer::new(careful.clone())
+        .resume(&mut Tiny::new(&dev, 1), &train, None, &state)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`learning_rate`") && err.contains("step_override"),
+        "{err}"
+    );
+    let history = Trainer::new(TrainConfig {
+        step_override: true,
+        ..careful.clone()
+    })
+    .resume(&mut Tiny::new(&dev, 1), &train, None, &state)
+    .unwrap();
+    assert_eq!(history.epochs.len(), 4);
+    let saved = TrainState::load(&state).unwrap();
+    assert_eq!(saved.epoch, 4);
+    assert_eq!(saved.settings.learning_rate, 1e-3);
+    assert_eq!(
+        saved.overrides,
+        vec![SettingOverride {
+            from_epoch: 3,
+            setting: "learning_rate".into(),
+            was: "0.01".into(),
+            now: "0.001".into(),
+        }]
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_diverging_run_names_no_file_it_did_not_write() {
+    let train = synthetic(0, 400, 16);
+    let dev = Cpu::default();
+    let dir = scratch("older-run");
+    let checkpoint = dir.join("model.safetensors");
+    // An older run's checkpoint in the directory, replaced on purpose by a run that diverges
+    // before writing anything.
+    Trainer::new(TrainConfig {
+        checkpoint: Some(checkpoint.clone()),
+        ..config(1, None)
+    })
+    .fit(&mut Tiny::new(&dev, 0), &train, None)
+    .unwrap();
+    let err = Trainer::new(TrainConfig {
+        checkpoint: Some(checkpoint.clone()),
+        learning_rate: 1e30,
+        clip_grad_norm: None,
+        overwrite: true,
+        ..config(1, None)
+    })
+    .fit(&mut Tiny::new(&dev, 0), &train, None)
+    .unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("epoch 1, batch "), "{message}");
+    assert!(!message.contains("model.safetensors"), "{message}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn resuming_on_other_data_or_from_a_state_whose_epoch_disagrees_with_its_history_is_refused() {
+    let train = synthetic(0, 400, 16);
+    let dev = Cpu::default();
+    let dir = scratch("other-data");
+    let state = dir.join("run.state");
+    Trainer::new(config(2, Some(state.clone())))
+        .fit(&mut Tiny::new(&dev, 0), &train, None)
+        .unwrap();
+    let resume = |data: &Dataset, path: &Path| {
+        Trainer::new(config(3, None)).resume(&mut Tiny::new(&dev, 0), data, None, path)
+    };
+
+    // One value changed: same shape, same support, other data.
+    let mut values = train.as_slice().to_vec();
+    values[17] = 1.0 - values[17];
+    let other = Dataset::from_vec("other", 400, 16, values).unwrap();
+    let err = resume(&other, &state).unwrap_err();
+    assert!(matches!(err, DlvmError::Resume { .. }), "{err}");
+    let (saved, given) = (
+        DataFingerprint::of(&train).hash,
+        DataFingerprint::of(&other).hash,
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("other data") && message.contains(&saved) && message.contains(&given),
+        "{message}"
+    );
+    // The same rows in another order are other data too (the shuffles would differ).
+    let mut rows: Vec<usize> = (0..400).collect();
+    rows.swap(0, 1);
+    let mut swapped = Vec::new();
+    train.gather(&rows, &mut swapped);
+    let swapped = Dataset::from_vec("swapped", 400, 16, swapped).unwrap();
+    assert!(matches!(
+        resume(&swapped, &state),
+        Err(DlvmError::Resume { .. })
+    ));
+
+    let mut inconsistent = TrainState::load(&state).unwrap();
+    inconsistent.epoch = 1;
+    let path = dir.join("inconsistent.state");
+    inconsistent.save(&path).unwrap();
+    let err = resume(&train, &path).unwrap_err();
+    assert!(matches!(err, DlvmError::Resume { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("1 completed epochs but a history of 2"),
+        "{err}"
+    );
+    resume(&train, &state).expect("the same data resumes");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+mod tanh_model {
+    use dlvm::prelude::*;
+    dlvm! {
+        /// The model that writes the checkpoint.
+        pub model Small {
+            latent z: 2 ~ Normal(0, I);
+            observed x: 16 ~ Bernoulli(mlp(z; 8; tanh));
+            encoder q(z | x) = mlp(x; 8; tanh);
+        }
+    }
+}
+
+mod relu_model {
+    use dlvm::prelude::*;
+    dlvm! {
+        /// Same name, tensor names and shapes; another activation.
+        pub model Small {
+            latent z: 2 ~ Normal(0, I);
+            observed x: 16 ~ Bernoulli(mlp(z; 8; relu));
+            encoder q(z | x) = mlp(x; 8; relu);
+        }
+    }
+}
+
+mod continuous_model {
+    use dlvm::prelude::*;
+    dlvm! {
+        /// Same name, tensor names and shapes; another family.
+        pub model Small {
+            latent z: 2 ~ Normal(0, I);
+            observed x: 16 ~ ContinuousBernoulli(mlp(z; 8; tanh));
+            encoder q(z | x) = mlp(x; 8; tanh);
+        }
+    }
+}
+
+#[test]
+fn a_checkpoint_loads_only_into_a_model_of_the_same_family_activations_and_widths() {
+    let dev = Cpu::default();
+    let dir = scratch("identity");
+    let path = dir.join("small.safetensors");
+    tanh_model::Small::new(&dev, 0).save(&path).unwrap();
+    tanh_model::Small::new(&dev, 1)
+        .load(&path)
+        .expect("the same model loads");
+
+    let mut relu = relu_model::Small::new(&dev, 1);
+    let before = bits(&relu);
+    let err = relu.load(&path).unwrap_err();
+    assert!(matches!(err, DlvmError::Checkpoint { .. }), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("mlp(z; 8; tanh)") && message.contains("mlp(z; 8; relu)"),
+        "{message}"
+    );
+    assert_eq!(
+        bits(&relu),
+        before,
+        "a refused load leaves the model as it was"
+    );
+
+    let err = continuous_model::Small::new(&dev, 1)
+        .load(&path)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("~ Bernoulli") && err.contains("~ ContinuousBernoulli"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_checkpoint_with_a_flipped_byte_or_a_non_finite_parameter_is_refused() {
+    let dev = Cpu::default();
+    let dir = scratch("corrupt");
+    let path = dir.join("model.safetensors");
+    let model = Tiny::new(&dev, 0);
+    model.save(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let flipped = dir.join("flipped.safetensors");
+    let mut target = Tiny::new(&dev, 1);
+    let before = bits(&target);
+    // Every byte of the header, and every 7th byte of the values.
+    let header = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    for i in (0..bytes.len()).filter(|&i| i < header || i % 7 == 0) {
+        let mut damaged = bytes.clone();
+        damaged[i] ^= 0x10;
+        std::fs::write(&flipped, &damaged).unwrap();
+        let err = target.load(&flipped).unwrap_err();
+        assert!(
+            matches!(err, DlvmError::Checkpoint { .. }),
+            "flip at {i}: {err}"
+        );
+        assert!(err.to_string().contains("corrupt"), "flip at {i}: {err}");
+    }
+    assert!(target.load(dir.join("none")).is_err());
+    let torn = dir.join("torn.safetensors");
+    std::fs::write(&torn, &bytes[..bytes.len() - 1]).unwrap();
+    assert!(target
+        .load(&torn)
+        .unwrap_err()
+        .to_string()
+        .contains("corrupt"));
+    assert_eq!(bits(&target), before, "no refused load changed the model");
+
+    let mut poisoned = Tiny::new(&dev, 0);
+    let mut tensors = read_tensors(&poisoned).unwrap();
+    let name = tensors[2].name.clone();
+    tensors[2].values[5] = f32::NAN;
+    write_tensors(&mut poisoned, &tensors, false).unwrap();
+    let nan = dir.join("nan.safetensors");
+    poisoned.save(&nan).unwrap();
+    let err = target.load(&nan).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("`{name}`")) && err.contains("NaN") && err.contains("element 5"),
+        "{err}"
+    );
+    assert_eq!(bits(&target), before);
+    target.load(&path).expect("the intact checkpoint loads");
     std::fs::remove_dir_all(dir).ok();
 }
 

@@ -143,11 +143,50 @@ pub enum DlvmError {
         /// Why, and what to do instead.
         reason: String,
     },
+    /// A run directory cannot be used: it cannot be created or written, or another run holds
+    /// its lock.
+    #[error("run directory `{dir}`: {reason}", dir = .dir.display())]
+    RunDirectory {
+        /// The directory.
+        dir: PathBuf,
+        /// What is wrong and the fix.
+        reason: String,
+    },
+    /// A new run would replace a saved run's files.
+    #[error(
+        "`{dir}` holds a saved run ({}); continue it with `--resume` (`Trainer::resume`), \
+         replace it with `--overwrite` (`TrainConfig::overwrite`), or write to another \
+         directory (`--out`)",
+        file_names(.files),
+        dir = .dir.display()
+    )]
+    RunExists {
+        /// The directory.
+        dir: PathBuf,
+        /// The saved run's files found there.
+        files: Vec<PathBuf>,
+    },
+}
+
+fn file_names(files: &[PathBuf]) -> String {
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| match f.file_name() {
+            Some(name) => format!("`{}`", name.to_string_lossy()),
+            None => format!("`{}`", f.display()),
+        })
+        .collect();
+    names.join(", ")
 }
 
 fn checkpoint_hint(checkpoint: &Option<PathBuf>) -> String {
     match checkpoint {
-        Some(path) => format!("; the last good checkpoint is `{}`", path.display()),
+        Some(path) => format!(
+            "; this run's last good file is `{}`: resume its training state with a lower \
+             learning rate or clipping as an explicit override (`TrainConfig::step_override`, \
+             `--resume --step-override` in `mnist_vae`), or load its checkpoint into a new run",
+            path.display()
+        ),
         None => String::new(),
     }
 }

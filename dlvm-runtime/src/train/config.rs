@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 /// Settings of [`Trainer`](super::Trainer). Defaults: 10 epochs, batch 100, Adam with learning
 /// rate 1e-3 and betas (0.9, 0.999), seed 0, shuffling on, no early stopping, progress bars on,
-/// no gradient clipping, no checkpoint or state file, one worker, the fused CPU pass.
+/// no gradient clipping, no checkpoint or state file, one worker, the fused CPU pass, no
+/// overwriting of a saved run, no changed step settings on resume.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainConfig {
     /// Passes over the training data.
@@ -45,6 +46,18 @@ pub struct TrainConfig {
     /// setting. The CPU kernels use fused multiply-adds where the CPU has FMA and separate ones
     /// where it has not, so bit-for-bit reproduction also needs a CPU of the same kind.
     pub fused: bool,
+    /// Let [`Trainer::fit`](super::Trainer::fit) start a new run over a directory that holds a
+    /// saved run (an existing `checkpoint` or `state` file), deleting those files first.
+    /// `false` (the default) refuses, so that a saved run is never replaced by accident; continue
+    /// it with [`Trainer::resume`](super::Trainer::resume) instead, or write elsewhere.
+    pub overwrite: bool,
+    /// Let [`Trainer::resume`](super::Trainer::resume) continue with another `learning_rate`
+    /// and/or `clip_grad_norm` than the saved run's (e.g. after a divergence). The change is an
+    /// explicit override: it is recorded in the training state
+    /// ([`TrainState::overrides`](super::TrainState::overrides)) with the epoch from which it
+    /// applies, and the run is no longer bit for bit an uninterrupted one. `false` (the default)
+    /// refuses any changed setting.
+    pub step_override: bool,
 }
 
 impl Default for TrainConfig {
@@ -63,6 +76,8 @@ impl Default for TrainConfig {
             state: None,
             workers: 1,
             fused: true,
+            overwrite: false,
+            step_override: false,
         }
     }
 }

@@ -7,6 +7,7 @@
 
 use super::adam::AdamState;
 use super::atomic::write_atomically;
+use super::fingerprint::DataFingerprint;
 use super::params::NamedTensor;
 use super::History;
 use crate::error::{DlvmError, Result};
@@ -75,6 +76,20 @@ impl RngState {
     }
 }
 
+/// A setting changed on resume by an explicit override
+/// ([`TrainConfig::step_override`](super::TrainConfig::step_override)).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SettingOverride {
+    /// The first epoch trained with the new value.
+    pub from_epoch: usize,
+    /// The setting, e.g. `learning_rate`.
+    pub setting: String,
+    /// The value before, as written in the state (e.g. `0.001`, `None`).
+    pub was: String,
+    /// The value from `from_epoch` on.
+    pub now: String,
+}
+
 /// Everything needed to continue a training run as if it had never stopped.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainState {
@@ -98,6 +113,10 @@ pub struct TrainState {
     pub adam: AdamState,
     /// The best model's tensors under early stopping (empty otherwise).
     pub best: Vec<NamedTensor>,
+    /// The training data's shape and hash (`None` in files written before it was recorded).
+    pub data: Option<DataFingerprint>,
+    /// The settings changed on resume, in order (empty for a run never overridden).
+    pub overrides: Vec<SettingOverride>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -113,6 +132,10 @@ struct Header {
     since_best: usize,
     adam_step: u64,
     tensors: Vec<TensorEntry>,
+    #[serde(default)]
+    data: Option<DataFingerprint>,
+    #[serde(default)]
+    overrides: Vec<SettingOverride>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -192,6 +215,8 @@ impl TrainState {
             since_best: self.since_best,
             adam_step: self.adam.step,
             tensors,
+            data: self.data.clone(),
+            overrides: self.overrides.clone(),
         };
         let json = serde_json::to_vec(&header).map_err(|e| format!("cannot encode: {e}"))?;
         let values: usize = self
@@ -307,6 +332,8 @@ impl TrainState {
                 moment2,
             },
             best,
+            data: header.data,
+            overrides: header.overrides,
         })
     }
 }
@@ -369,6 +396,17 @@ mod tests {
                 moment2: vec![w],
             },
             best: Vec::new(),
+            data: Some(DataFingerprint {
+                rows: 100,
+                cols: 2,
+                hash: "0123456789abcdef".into(),
+            }),
+            overrides: vec![SettingOverride {
+                from_epoch: 3,
+                setting: "learning_rate".into(),
+                was: "0.001".into(),
+                now: "0.0001".into(),
+            }],
         }
     }
 

@@ -1,10 +1,12 @@
 //! The training loop: minibatch Adam ascent on the ELBO.
 
 use super::adam::{AdamScratch, AdamSettings, AdamState, UpdateError};
+use super::fingerprint::DataFingerprint;
 use super::fused::FusedGradients;
 use super::params::{read_tensors, take_gradients_into, write_tensors, NamedTensor};
+use super::run_dir::RunLock;
 use super::shards::ShardWorkers;
-use super::state::{RngState, RunSettings, TrainState};
+use super::state::{RngState, RunSettings, SettingOverride, TrainState};
 use super::{save_checkpoint, EpochRecord, History, TrainConfig};
 use crate::batch::{
     check_batch_size, check_dataset, rows_to_tensor, standard_normal, standard_normal_values,
@@ -18,6 +20,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::{seq::SliceRandom, SeedableRng};
 use rand_chacha::ChaCha12Rng;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Trains a [`Dlvm`] by maximising the ELBO with Adam.
@@ -50,12 +53,18 @@ impl Trainer {
     ///
     /// With `patience`, training stops when the validation ELBO has not improved for that many
     /// epochs and the best parameters are restored. With `checkpoint` and `state`, the model and
-    /// the full training state are written atomically after every epoch.
+    /// the full training state are written atomically after every epoch; before the first epoch
+    /// their directories are locked for the whole run ([`RunLock`]: a second run on the same
+    /// directory fails at once), checked to be writable, and cleared of stale temporary files,
+    /// and a saved run found there (either file exists) is refused unless
+    /// [`TrainConfig::overwrite`] is set (then its files are deleted).
     ///
     /// # Errors
-    /// Invalid settings, data that does not fit the model, a NaN/infinite loss, gradient or
-    /// update (the error names epoch, batch and parameter; the model keeps the last good
-    /// parameters and the files on disk are those of the last completed epoch), file I/O.
+    /// Invalid settings, data that does not fit the model, [`DlvmError::RunExists`],
+    /// [`DlvmError::RunDirectory`] (locked by another run, not writable), a NaN/infinite loss,
+    /// gradient or update (the error names epoch, batch and parameter, and the last good file
+    /// this run wrote; the model keeps the last good parameters and the files on disk are those
+    /// of the last completed epoch), file I/O.
     pub fn fit<M: Dlvm<D>, D: Device<f32>>(
         &self,
         model: &mut M,
@@ -63,7 +72,8 @@ impl Trainer {
         valid: Option<&Dataset>,
     ) -> Result<History> {
         self.check(model, train, valid)?;
-        let run = Run::new(model, &self.config, train.rows());
+        let _locks = self.claim_directories(true, None)?;
+        let run = Run::new(model, &self.config, train);
         run.drive(model, train, valid)
     }
 
@@ -72,11 +82,16 @@ impl Trainer {
     /// step, the RNG, the epoch, the history and early stopping are restored, so the result is
     /// bit for bit that of an uninterrupted run with the same settings. `model` is overwritten.
     ///
+    /// With [`TrainConfig::step_override`] the learning rate and the clipping norm may differ
+    /// from the saved run's; the change is recorded in the state
+    /// ([`TrainState::overrides`]).
+    ///
     /// # Errors
-    /// Those of [`fit`](Self::fit); [`DlvmError::Checkpoint`] when the file is missing, torn or
-    /// corrupt; [`DlvmError::Resume`] when it was written by another model (name, tensor names
-    /// or shapes) or with other settings (seed, batch size, learning rate, betas, shuffling,
-    /// clipping, patience, number of training rows).
+    /// Those of [`fit`](Self::fit) (except [`DlvmError::RunExists`]); [`DlvmError::Checkpoint`]
+    /// when the file is missing, torn or corrupt; [`DlvmError::Resume`] when it was written by
+    /// another model (name, tensor names or shapes), on other training data (its fingerprint),
+    /// with other settings (seed, batch size, learning rate, betas, shuffling, clipping,
+    /// patience, number of training rows, workers), or its epoch disagrees with its history.
     pub fn resume<M: Dlvm<D>, D: Device<f32>>(
         &self,
         model: &mut M,
@@ -86,8 +101,9 @@ impl Trainer {
     ) -> Result<History> {
         self.check(model, train, valid)?;
         let path = state.as_ref();
+        let _locks = self.claim_directories(false, Some(path))?;
         let saved = TrainState::load(path)?;
-        let run = Run::restore(model, &self.config, train.rows(), saved, path)?;
+        let run = Run::restore(model, &self.config, train, saved, path)?;
         run.drive(model, train, valid)
     }
 
@@ -105,6 +121,50 @@ impl Trainer {
         }
         Ok(())
     }
+
+    /// Locks the directories of the checkpoint, the state and `extra` for the run (see
+    /// [`RunLock::acquire`]); for a `fresh` run, refuses (or, with `overwrite`, deletes) the
+    /// checkpoint and state files of a saved run.
+    fn claim_directories(&self, fresh: bool, extra: Option<&Path>) -> Result<Vec<Arc<RunLock>>> {
+        let files: Vec<&Path> = [&self.config.checkpoint, &self.config.state]
+            .into_iter()
+            .flatten()
+            .map(PathBuf::as_path)
+            .collect();
+        let mut locks: Vec<Arc<RunLock>> = Vec::new();
+        for file in files.iter().copied().chain(extra) {
+            let lock = RunLock::acquire(directory_of(file))?;
+            if !locks.iter().any(|held| Arc::ptr_eq(held, &lock)) {
+                locks.push(lock);
+            }
+        }
+        let saved: Vec<PathBuf> = files
+            .iter()
+            .filter(|f| fresh && f.exists())
+            .map(|f| f.to_path_buf())
+            .collect();
+        let Some(first) = saved.first() else {
+            return Ok(locks);
+        };
+        let dir = directory_of(first).to_path_buf();
+        if !self.config.overwrite {
+            return Err(DlvmError::RunExists { dir, files: saved });
+        }
+        for file in &saved {
+            std::fs::remove_file(file).map_err(|e| DlvmError::RunDirectory {
+                dir: dir.clone(),
+                reason: format!("cannot delete `{}` to overwrite it ({e})", file.display()),
+            })?;
+        }
+        Ok(locks)
+    }
+}
+
+/// The directory a file is written into (`.` for a bare file name).
+fn directory_of(file: &Path) -> &Path {
+    file.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// The state of one training run.
@@ -136,13 +196,19 @@ struct Run<'c, M: Dlvm<D>, D: Device<f32>> {
     best: Option<(f64, M)>,
     since_best: usize,
     done: usize,
+    /// The training data's fingerprint, recorded in the state.
+    data: DataFingerprint,
+    /// The settings changed on resume, recorded in the state.
+    overrides: Vec<SettingOverride>,
+    /// The last good file this run wrote (or resumed from), named when training diverges.
+    written: Option<PathBuf>,
 }
 
 impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
-    fn new(model: &M, config: &'c TrainConfig, train_rows: usize) -> Self {
+    fn new(model: &M, config: &'c TrainConfig, train: &Dataset) -> Self {
         Self {
             config,
-            settings: run_settings(config, train_rows),
+            settings: run_settings(config, train.rows()),
             adam: AdamState::default(),
             scratch: AdamScratch::with_threads(config.workers),
             params: None,
@@ -159,6 +225,9 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
             best: None,
             since_best: 0,
             done: 0,
+            data: DataFingerprint::of(train),
+            overrides: Vec::new(),
+            written: None,
         }
     }
 
@@ -166,7 +235,7 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
     fn restore(
         model: &mut M,
         config: &'c TrainConfig,
-        train_rows: usize,
+        train: &Dataset,
         saved: TrainState,
         path: &Path,
     ) -> Result<Self> {
@@ -181,8 +250,30 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
                 M::NAME
             )));
         }
-        let mut run = Self::new(model, config, train_rows);
-        compare_settings(&saved.settings, &run.settings).map_err(mismatch)?;
+        let mut run = Self::new(model, config, train);
+        check_history(&saved).map_err(mismatch)?;
+        check_data(saved.data.as_ref(), &run.data).map_err(mismatch)?;
+        let changed = if config.step_override {
+            step_overrides(&saved.settings, &run.settings, saved.epoch + 1)
+        } else {
+            Vec::new()
+        };
+        let mut compared = run.settings.clone();
+        if config.step_override {
+            compared.learning_rate = saved.settings.learning_rate;
+            compared.clip_grad_norm = saved.settings.clip_grad_norm;
+        }
+        compare_settings(&saved.settings, &compared).map_err(|reason| {
+            let step = ["`learning_rate`", "`clip_grad_norm`"];
+            let hint = if step.iter().any(|name| reason.contains(name)) {
+                " (to change the learning rate or clipping on purpose, set \
+                 `TrainConfig::step_override`, `--step-override` in `mnist_vae`: the change \
+                 is recorded in the state)"
+            } else {
+                ""
+            };
+            mismatch(format!("{reason}{hint}"))
+        })?;
         check_same_tensors(model, &saved.params).map_err(mismatch)?;
         check_moments(&saved.params, &saved.adam).map_err(mismatch)?;
         write_tensors(model, &saved.params, false).map_err(mismatch)?;
@@ -196,6 +287,17 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
         run.history = saved.history;
         run.since_best = saved.since_best;
         run.done = saved.epoch;
+        if config.progress {
+            for change in &changed {
+                eprintln!(
+                    "resuming with `{}` {} instead of {} from epoch {} (recorded in the state)",
+                    change.setting, change.now, change.was, change.from_epoch
+                );
+            }
+        }
+        run.overrides = saved.overrides;
+        run.overrides.extend(changed);
+        run.written = Some(path.to_path_buf());
         Ok(run)
     }
 
@@ -490,14 +592,10 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
         }
     }
 
-    /// The checkpoint (or else the state file) on disk: the last good one, since files are
-    /// written only after a completed epoch.
+    /// The last good file of this run: the state (or else the checkpoint) it last wrote, or the
+    /// state it resumed from; never a file it did not write, which could be another run's.
     fn last_good_file(&self) -> Option<PathBuf> {
-        [&self.config.checkpoint, &self.config.state]
-            .into_iter()
-            .flatten()
-            .find(|p| p.is_file())
-            .cloned()
+        self.written.clone()
     }
 
     /// Records the epoch, updates early stopping, writes the checkpoint and the state, prints a
@@ -509,7 +607,7 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
         self.history.epochs.push(record);
         self.done = record.epoch;
         if let (Some(score), Some(_)) = (record.valid_elbo, self.config.patience) {
-            if self.best.as_ref().map_or(true, |(best, _)| score > *best) {
+            if self.best.as_ref().is_none_or(|(best, _)| score > *best) {
                 self.best = Some((score, model.clone()));
                 self.history.best_epoch = Some(record.epoch);
                 self.since_best = 0;
@@ -519,9 +617,11 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
         }
         if let Some(path) = &self.config.checkpoint {
             save_checkpoint(model, path)?;
+            self.written = Some(path.clone());
         }
         if let Some(path) = &self.config.state {
             self.snapshot(model)?.save(path)?;
+            self.written = Some(path.clone());
         }
         Ok(())
     }
@@ -544,6 +644,8 @@ impl<'c, M: Dlvm<D>, D: Device<f32>> Run<'c, M, D> {
             params: read_tensors(model).map_err(device)?,
             adam: self.adam.clone(),
             best,
+            data: Some(self.data.clone()),
+            overrides: self.overrides.clone(),
         })
     }
 
@@ -630,6 +732,67 @@ fn compare_settings(saved: &RunSettings, given: &RunSettings) -> std::result::Re
         )),
         None => Ok(()),
     }
+}
+
+/// Checks that the state's epoch agrees with its history (one record per epoch, numbered from
+/// 1).
+fn check_history(saved: &TrainState) -> std::result::Result<(), String> {
+    let numbered = saved
+        .history
+        .epochs
+        .iter()
+        .enumerate()
+        .all(|(k, r)| r.epoch == k + 1);
+    if saved.history.epochs.len() != saved.epoch || !numbered {
+        return Err(format!(
+            "it records {} completed epochs but a history of {} epochs; the file is inconsistent",
+            saved.epoch,
+            saved.history.epochs.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that the run resumes on the data it was trained on (files written before the
+/// fingerprint was recorded are not checked).
+fn check_data(
+    saved: Option<&DataFingerprint>,
+    given: &DataFingerprint,
+) -> std::result::Result<(), String> {
+    match saved {
+        Some(saved) if saved != given => Err(format!(
+            "it was trained on other data ({saved} in the saved run, {given} now); resume on \
+             the same training rows in the same order"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The learning-rate and clipping changes between the saved run and this one, from `epoch`.
+fn step_overrides(saved: &RunSettings, given: &RunSettings, epoch: usize) -> Vec<SettingOverride> {
+    let change = |setting: &str, was: String, now: String| {
+        (was != now).then(|| SettingOverride {
+            from_epoch: epoch,
+            setting: setting.to_string(),
+            was,
+            now,
+        })
+    };
+    [
+        change(
+            "learning_rate",
+            format!("{:?}", saved.learning_rate),
+            format!("{:?}", given.learning_rate),
+        ),
+        change(
+            "clip_grad_norm",
+            format!("{:?}", saved.clip_grad_norm),
+            format!("{:?}", given.clip_grad_norm),
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// Checks that `saved` lists the model's tensors, by name and shape, in order.
