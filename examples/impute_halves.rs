@@ -68,6 +68,10 @@ struct Args {
     /// Seed of training and sampling.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Replace the model that an earlier run trained into `--out` (without it such a directory
+    /// is refused; `--checkpoint <out>/model.safetensors` reuses that model instead).
+    #[arg(long)]
+    overwrite: bool,
     /// Directory for the figure, the table and the checkpoint.
     #[arg(long, default_value = "out/impute_halves")]
     out: PathBuf,
@@ -183,6 +187,7 @@ fn trained_model(
         seed: args.seed,
         patience: Some(20),
         checkpoint: Some(args.out.join("model.safetensors")),
+        overwrite: args.overwrite,
         ..Default::default()
     };
     let history = Trainer::new(config).fit(&mut model, &train, Some(&valid))?;

@@ -45,6 +45,10 @@ struct Args {
     /// Seed of training and of the importance samples.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Replace the model that an earlier run trained into `--out` (without it such a directory
+    /// is refused; `--checkpoint <out>/model.safetensors` reuses that model instead).
+    #[arg(long)]
+    overwrite: bool,
     /// Directory for the results.
     #[arg(long, default_value = "out/iwae_mnist")]
     out: PathBuf,
@@ -120,6 +124,7 @@ fn train(
         epochs: args.epochs,
         seed: args.seed,
         checkpoint: Some(args.out.join("model.safetensors")),
+        overwrite: args.overwrite,
         ..Default::default()
     };
     Trainer::new(config).fit(model, train, Some(valid))?;

@@ -606,7 +606,7 @@ fn a_process_killed_while_writing_a_checkpoint_leaves_the_previous_one_intact() 
             "no state written"
         );
         // Wait for the next write of `target` to begin (its temporary file appears), then kill.
-        let temporary = dir.join(format!("{target}.{}.tmp", child.0.id()));
+        let temporary = dir.join(format!("{target}.{}.dlvm-tmp", child.0.id()));
         assert!(
             wait_for(&temporary, Duration::from_secs(60)),
             "no write seen"

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 /// Writes a file atomically: `write` fills a temporary sibling of `path`, which is flushed and
 /// synced to disk, renamed over `path`, and the directory is synced so that the rename itself
 /// survives a crash. A process killed at any point leaves either the previous `path` intact or
-/// the new one complete (plus, at worst, a stale `*.tmp` sibling).
+/// the new one complete (plus, at worst, a stale `*.dlvm-tmp` sibling).
 ///
 /// # Errors
 /// A message naming the failed step (create the directory, write, sync, rename); the
@@ -63,13 +63,18 @@ fn parent_dir(path: &Path) -> Option<&Path> {
     path.parent().filter(|d| !d.as_os_str().is_empty())
 }
 
-/// `dir/name.<pid>.tmp` for `dir/name`: unique per process, so two runs never share one.
+/// `dir/name.<pid>.dlvm-tmp` for `dir/name`: unique per process, so two runs never share one,
+/// and named so that no file of the user's is ever taken for a stale one.
+/// The extension of the temporary siblings of atomic writes.
+pub(crate) const TEMPORARY_SUFFIX: &str = "dlvm-tmp";
+
+/// The temporary sibling of `path`.
 pub(crate) fn temporary_sibling(path: &Path) -> PathBuf {
     let mut name = path
         .file_name()
         .map(|n| n.to_os_string())
         .unwrap_or_default();
-    name.push(format!(".{}.tmp", std::process::id()));
+    name.push(format!(".{}.{TEMPORARY_SUFFIX}", std::process::id()));
     path.with_file_name(name)
 }
 

@@ -9,7 +9,7 @@
 //! acquires the directories of its checkpoint and state files itself.
 //!
 //! On acquiring a directory the run checks that files can be created in it, and removes the
-//! temporary files (`name.<pid>.tmp`) that writes interrupted by a crash left behind: no other
+//! temporary files (`name.<pid>.dlvm-tmp`) that writes interrupted by a crash left behind: no other
 //! run can be writing them while the lock is held.
 
 use crate::error::{DlvmError, Result};
@@ -135,7 +135,7 @@ fn check_writable(dir: &Path) -> std::result::Result<(), String> {
     std::fs::remove_file(&probe).map_err(|e| format!("cannot remove a file from it ({e})"))
 }
 
-/// Removes the files named like the temporary siblings of atomic writes, `name.<digits>.tmp`
+/// Removes the files named like the temporary siblings of atomic writes, `name.<digits>.dlvm-tmp`
 /// (see `atomic.rs`); returns how many were removed.
 fn remove_stale_temporaries(dir: &Path) -> std::result::Result<usize, String> {
     let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot list it ({e})"))?;
@@ -156,9 +156,12 @@ fn remove_stale_temporaries(dir: &Path) -> std::result::Result<usize, String> {
     Ok(removed)
 }
 
-/// Whether `name` is `<base>.<digits>.tmp` with a non-empty base.
+/// Whether `name` is `<base>.<digits>.dlvm-tmp` with a non-empty base.
 fn is_temporary_name(name: &str) -> bool {
-    let Some(stem) = name.strip_suffix(".tmp") else {
+    let Some(stem) = name
+        .strip_suffix(crate::train::atomic::TEMPORARY_SUFFIX)
+        .and_then(|s| s.strip_suffix('.'))
+    else {
         return false;
     };
     match stem.rsplit_once('.') {
@@ -185,6 +188,8 @@ mod tests {
             ".12.tmp",
             "notes.abc.tmp",
             "a.1.tmp.bak",
+            "data.123.tmp",
+            "a.1.dlvm-tmp.bak",
         ] {
             assert!(!is_temporary_name(other), "{other}");
         }
