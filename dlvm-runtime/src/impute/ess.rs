@@ -23,7 +23,8 @@ pub fn effective_sample_size(values: &[f64]) -> f64 {
             .sum::<f64>()
     };
     let variance = autocovariance(0);
-    if !(variance > 0.0) || !variance.is_finite() {
+    // Also catches a NaN variance (a non-finite value in the sequence).
+    if variance.is_nan() || variance <= 0.0 || variance.is_infinite() {
         return 1.0;
     }
     let mut tau = -1.0;
