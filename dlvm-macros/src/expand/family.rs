@@ -16,7 +16,8 @@ pub fn constructor(m: &CheckedModel) -> TokenStream {
         Some(v) => quote_spanned!(arg.span()=> let builder = builder.#arg(#v);),
         None => quote_spanned!(arg.span()=> let builder = builder.#arg();),
     });
-    let build = quote_spanned!(m.family.span()=> #p::FamilyBuilder::build(builder));
+    // One bound at the family token: an incomplete builder is one error there.
+    let build = quote_spanned!(m.family.span()=> #p::build_family(builder));
     quote! {
         #[automatically_derived]
         impl<E: #p::Dtype, D: #p::Storage<E>> #name<E, D> {
