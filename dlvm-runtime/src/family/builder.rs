@@ -29,13 +29,14 @@ pub trait FamilyBuilder {
 ///
 /// The single bound `B: FamilyBuilder<Family = F>` makes an incomplete builder (e.g. a `Gaussian`
 /// without a variance floor) one compile error at the user's family token, where calling
-/// [`FamilyBuilder::build`] directly gives a second one for its return type.
+/// [`FamilyBuilder::build`] directly gives a second one for its return type. (`F` needs no bound
+/// of its own: [`FamilyBuilder::Family`] is an [`OutputFamily`], and a second bound would repeat
+/// the error of a type that is not a family.)
 ///
 /// # Errors
 /// The builder's [`FamilyError`] when an argument is out of range (e.g. `xi <= 0`).
 pub fn build_family<F, B>(builder: B) -> Result<F, FamilyError>
 where
-    F: OutputFamily,
     B: FamilyBuilder<Family = F>,
 {
     builder.build()
