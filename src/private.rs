@@ -13,6 +13,7 @@ pub use dlvm_runtime::bound::{
     LikelihoodReport, MixtureConfig, NonparametricBound,
 };
 pub use dlvm_runtime::data::Dataset;
+pub use dlvm_runtime::family::build_family;
 pub use dlvm_runtime::family::{FamilyBuilder, FamilyError, OutputFamily};
 pub use dlvm_runtime::impute::{
     metropolis_within_gibbs, pseudo_gibbs, Imputation, ImputeOptions, Mask,

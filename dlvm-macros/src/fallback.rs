@@ -22,6 +22,7 @@ pub fn placeholder(m: &Model) -> TokenStream {
         #vis struct #name<E = f32, D = #p::Cpu>(::core::marker::PhantomData<(E, D)>);
         impl<E, D> #name<E, D> {
             /// Placeholder: the model declaration has errors.
+            #[track_caller]
             pub fn new(_dev: &D, _seed: u64) -> Self {
                 ::core::unreachable!("the `dlvm!` declaration has errors")
             }

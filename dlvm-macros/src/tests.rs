@@ -218,3 +218,103 @@ fn two_models_with_one_name_are_an_error_at_the_second() {
         "{err}"
     );
 }
+
+/// The errors of a model whose observed statement is `observed x: 4 ~ FAMILY;`.
+fn family_errors(family: proc_macro2::TokenStream) -> Vec<String> {
+    errors_of(quote! {
+        model M {
+            latent z: 2 ~ Normal(0, I);
+            observed x: 4 ~ #family;
+            encoder q(z | x) = linear(x);
+        }
+    })
+}
+
+#[test]
+fn literal_floors_that_are_not_positive_are_one_error_each() {
+    let bad = [
+        (quote!(xi = -1.0), "-1.0"),
+        (quote!(xi = 0), "0"),
+        (quote!(ξ = 0.0), "0.0"),
+        (quote!(xi = (-2)), "(-2)"),
+        (quote!(xi = 1e-50), "1e-50"),
+        (quote!(xi = 1e300), "1e300"),
+    ];
+    for (arg, written) in bad {
+        let errors = family_errors(quote!(Gaussian(linear(z), #arg)));
+        assert_eq!(
+            errors,
+            [format!(
+                "the variance floor xi must be a positive number, e.g. xi = 1e-3; got `{written}`"
+            )],
+            "{arg}"
+        );
+    }
+    for arg in [
+        quote!(xi = 0.01),
+        quote!(ξ = 1e-3),
+        quote!(xi = FLOOR),
+        quote!(xi = -FLOOR),
+    ] {
+        assert!(
+            family_errors(quote!(Gaussian(linear(z), #arg))).is_empty(),
+            "{arg} is checked at run time"
+        );
+    }
+}
+
+#[test]
+fn a_rejected_literal_floor_is_expanded_as_a_stand_in() {
+    let input = parse(quote! {
+        model M {
+            latent z: 2 ~ Normal(0, I);
+            observed x: 4 ~ Gaussian(linear(z), xi = -1.0);
+            encoder q(z | x) = linear(x);
+        }
+    })
+    .unwrap();
+    let model = valid::check(&input.models[0])
+        .model
+        .expect("a repaired model");
+    let tokens = crate::expand::model(&model).to_string();
+    assert!(tokens.contains("builder . xi (1e-3)"), "{tokens}");
+}
+
+#[test]
+fn literal_class_counts_outside_2_to_256_are_one_error_at_the_count() {
+    for (count, repaired) in [(quote!(0), "2"), (quote!(1), "2"), (quote!(257), "256")] {
+        let family = quote!(Categorical<#count>(linear(z)));
+        let errors = family_errors(family.clone());
+        assert_eq!(errors.len(), 1, "{family}: {errors:#?}");
+        assert!(
+            errors[0].starts_with(&format!(
+                "a categorical output needs 2 to 256 classes, got {count}"
+            )),
+            "{}",
+            errors[0]
+        );
+        let input = parse(quote! {
+            model M {
+                latent z: 2 ~ Normal(0, I);
+                observed x: 4 ~ #family;
+                encoder q(z | x) = linear(x);
+            }
+        })
+        .unwrap();
+        let model = valid::check(&input.models[0])
+            .model
+            .expect("a repaired model");
+        let path = &model.family;
+        assert_eq!(
+            quote!(#path).to_string(),
+            format!("Categorical < {repaired} >")
+        );
+    }
+    for family in [
+        quote!(Categorical<2>(linear(z))),
+        quote!(Categorical<256>(linear(z))),
+        quote!(dlvm::prelude::Categorical<K>(linear(z))),
+    ] {
+        assert!(family_errors(family.clone()).is_empty(), "{family}");
+    }
+}

@@ -1,6 +1,8 @@
 //! Validation: the syntax tree becomes a checked model; one function per rule, each error at the
 //! smallest wrong token, all errors collected.
 
+mod family;
+
 use crate::ast::{self, Dim, Net, Statement};
 use crate::ctxt::Ctxt;
 use proc_macro2::Span;
@@ -44,8 +46,9 @@ const ACTIVATIONS: &str = "`tanh`, `relu`, `sigmoid`, `softplus`";
 /// The outcome of checking one model.
 pub struct Checked {
     /// The model, repaired where a mistake has an obvious stand-in (an unknown activation becomes
-    /// `tanh`, a bad dimension becomes 1), so that it can still be expanded and code that uses it
-    /// reports no cascade of errors. `None` when a statement is missing.
+    /// `tanh`, a bad dimension becomes 1, a literal floor `xi <= 0` becomes `1e-3`, a literal
+    /// class count outside `2..=256` the nearest valid one), so that it can still be expanded and
+    /// code that uses it reports no cascade of errors. `None` when a statement is missing.
     pub model: Option<CheckedModel>,
     /// Every error found; expansion of a repaired model must be emitted together with them.
     pub errors: Result<(), syn::Error>,
@@ -150,7 +153,7 @@ impl<'a> Parts<'a> {
             observed: Variable {
                 dim: repaired_dim(&observed.dim),
             },
-            family: observed.family.clone(),
+            family: family::repaired_family(&observed.family),
             family_args: family_args(&observed.args, cx),
             encoder: network(&encoder.net, cx),
             decoder: network(&observed.net, cx),
@@ -208,6 +211,8 @@ fn check_statement(statement: &Statement, parts: &Parts, cx: &mut Ctxt) {
         }
         Statement::Observed(o) => {
             check_dim(&o.dim, "observed dimension", cx);
+            family::check_class_count(&o.family, cx);
+            check_floors(&o.args, cx);
             check_net(&o.net, parts.latent_name(), "the decoder", "latent", cx);
         }
         Statement::Encoder(e) => {
@@ -341,6 +346,15 @@ fn network(net: &Net, _cx: &mut Ctxt) -> Network {
     }
 }
 
+/// Every variance floor written as a number must be positive (one error per argument).
+fn check_floors(args: &[ast::FamilyArg], cx: &mut Ctxt) {
+    for arg in args {
+        if let (true, Some(value)) = (family::is_floor(&latin_name(&arg.name)), &arg.value) {
+            family::check_floor(value, cx);
+        }
+    }
+}
+
 fn family_args(args: &[ast::FamilyArg], cx: &mut Ctxt) -> Vec<(Ident, Option<Expr>)> {
     let mut out: Vec<(Ident, Option<Expr>)> = Vec::new();
     for arg in args {
@@ -352,7 +366,11 @@ fn family_args(args: &[ast::FamilyArg], cx: &mut Ctxt) -> Vec<(Ident, Option<Exp
             );
             continue;
         }
-        out.push((name, arg.value.clone()));
+        let value = match &arg.value {
+            Some(value) if family::is_floor(&name) => Some(family::repaired_floor(value)),
+            value => value.clone(),
+        };
+        out.push((name, value));
     }
     out
 }

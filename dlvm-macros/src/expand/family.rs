@@ -16,7 +16,9 @@ pub fn constructor(m: &CheckedModel) -> TokenStream {
         Some(v) => quote_spanned!(arg.span()=> let builder = builder.#arg(#v);),
         None => quote_spanned!(arg.span()=> let builder = builder.#arg();),
     });
-    let build = quote_spanned!(m.family.span()=> #p::FamilyBuilder::build(builder));
+    // One bound, and the whole call at the family token: an incomplete builder is one error
+    // there, with no label on the macro call as a whole.
+    let build = quote_spanned!(m.family.span()=> ::dlvm::__private::build_family(builder));
     quote! {
         #[automatically_derived]
         impl<E: #p::Dtype, D: #p::Storage<E>> #name<E, D> {

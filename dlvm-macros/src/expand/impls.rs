@@ -35,7 +35,9 @@ pub fn constructors(m: &CheckedModel) -> TokenStream {
             ///
             /// # Panics
             /// When [`try_new`](Self::try_new) fails: a family argument given as a constant
-            /// expression is out of range, or the device is out of memory.
+            /// expression is out of range, or the device is out of memory. The panic is
+            /// reported at the caller's line.
+            #[track_caller]
             pub fn new(dev: &D, seed: u64) -> Self {
                 match Self::try_new(dev, seed) {
                     ::core::result::Result::Ok(model) => model,

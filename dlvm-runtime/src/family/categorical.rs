@@ -24,16 +24,17 @@ use rand::{Rng, RngCore};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Categorical<const C: usize>;
 
-/// Class counts a [`Categorical`] family accepts: `2 ..= 256`.
+/// Class counts a [`Categorical`] family accepts: `Categorical<C>: ValidClassCount<C>` for
+/// `2 <= C <= 256`. The count is the trait's parameter so that the compile error can name it.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` has an invalid class count: a categorical output needs between 2 and 256 classes",
+    message = "`{Self}` has an invalid class count: a categorical output needs between 2 and 256 classes, not {C}",
     label = "write the number of classes C, 2 <= C <= 256, as in `Categorical<4>(...)`",
-    note = "data for a categorical output are class indices 0, 1, ..., C - 1"
+    note = "data for a categorical output with C classes are the class indices 0, 1, ..., C - 1; here C = {C}"
 )]
-pub trait ValidClassCount {}
+pub trait ValidClassCount<const C: usize> {}
 
 macro_rules! valid_class_counts {
-    ($($c:literal)*) => { $(#[diagnostic::do_not_recommend] impl ValidClassCount for Categorical<$c> {})* };
+    ($($c:literal)*) => { $(#[diagnostic::do_not_recommend] impl ValidClassCount<$c> for Categorical<$c> {})* };
 }
 
 valid_class_counts!(
@@ -81,7 +82,7 @@ impl<const C: usize> Categorical<C> {
 
 impl<const C: usize> OutputFamily for Categorical<C>
 where
-    Categorical<C>: ValidClassCount,
+    Categorical<C>: ValidClassCount<C>,
 {
     const NAME: &'static str = "Categorical";
     const PARAMS_PER_COORD: usize = C;
@@ -168,12 +169,72 @@ where
     }
 
     fn support_description(&self) -> &'static str {
-        "class indices {0, 1, ..., C - 1}"
+        SupportText::<C>::TEXT
     }
 
     fn log_density_bound(&self) -> Option<f64> {
         Some(0.0)
     }
+}
+
+/// The support of `Categorical<C>` in words, with the class count written out, built at compile
+/// time: `"class indices 0, 1, ..., 3 (4 classes)"` for `C = 4`, `"class indices 0, 1 (2 classes)"`
+/// for `C = 2`.
+struct SupportText<const C: usize>;
+
+impl<const C: usize> SupportText<C> {
+    const BYTES: ([u8; 64], usize) = support_text(C);
+    const TEXT: &'static str = match std::str::from_utf8(Self::BYTES.0.split_at(Self::BYTES.1).0) {
+        Ok(text) => text,
+        Err(_) => panic!("the support text is ASCII"),
+    };
+}
+
+/// Writes the support text of `c` classes into a buffer; returns it and the text's length.
+const fn support_text(c: usize) -> ([u8; 64], usize) {
+    let buf = [0u8; 64];
+    let (buf, len) = push_str(buf, 0, b"class indices 0, 1");
+    let (buf, len) = match c {
+        0..=2 => (buf, len),
+        3 => push_str(buf, len, b", 2"),
+        _ => {
+            let (buf, len) = push_str(buf, len, b", ..., ");
+            push_digits(buf, len, c - 1)
+        }
+    };
+    let (buf, len) = push_str(buf, len, b" (");
+    let (buf, len) = push_digits(buf, len, c);
+    push_str(buf, len, b" classes)")
+}
+
+const fn push_str(mut buf: [u8; 64], mut len: usize, text: &[u8]) -> ([u8; 64], usize) {
+    let mut i = 0;
+    while i < text.len() {
+        buf[len] = text[i];
+        len += 1;
+        i += 1;
+    }
+    (buf, len)
+}
+
+/// Appends the decimal digits of `n`.
+const fn push_digits(mut buf: [u8; 64], mut len: usize, n: usize) -> ([u8; 64], usize) {
+    let mut digits = [0u8; 20];
+    let (mut count, mut rest) = (0, n);
+    loop {
+        digits[count] = b'0' + (rest % 10) as u8;
+        count += 1;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    while count > 0 {
+        count -= 1;
+        buf[len] = digits[count];
+        len += 1;
+    }
+    (buf, len)
 }
 
 #[cfg(test)]
@@ -219,5 +280,25 @@ mod tests {
         let f = Categorical::<4>;
         assert!((0..4).all(|k| f.in_support(k as f32)));
         assert!(!f.in_support(4.0) && !f.in_support(-1.0) && !f.in_support(1.5));
+    }
+
+    #[test]
+    fn support_description_names_the_class_count() {
+        assert_eq!(
+            Categorical::<4>.support_description(),
+            "class indices 0, 1, ..., 3 (4 classes)"
+        );
+        assert_eq!(
+            Categorical::<2>.support_description(),
+            "class indices 0, 1 (2 classes)"
+        );
+        assert_eq!(
+            Categorical::<3>.support_description(),
+            "class indices 0, 1, 2 (3 classes)"
+        );
+        assert_eq!(
+            Categorical::<256>.support_description(),
+            "class indices 0, 1, ..., 255 (256 classes)"
+        );
     }
 }

@@ -22,6 +22,7 @@ pub mod special;
 mod student_t;
 
 pub use bernoulli::Bernoulli;
+pub use builder::build_family;
 pub use builder::{FamilyBuilder, NoArguments};
 pub use categorical::{Categorical, ValidClassCount};
 pub use continuous_bernoulli::ContinuousBernoulli;
