@@ -135,7 +135,33 @@ pub enum DlvmError {
         /// Why, and what to do instead.
         reason: String,
     },
+    /// A likelihood estimate (ELBO, IWAE bound) came out NaN or infinite instead of a number.
+    #[error(
+        "the {quantity} of row {row} of `{data}` is {value}, not a finite number (the row's \
+         largest magnitude is {largest:e}); {fix}"
+    )]
+    NonFiniteEstimate {
+        /// The quantity, e.g. `ELBO` or `IWAE-5000 bound`.
+        quantity: String,
+        /// The data set's name.
+        data: String,
+        /// The first row whose value is not finite.
+        row: usize,
+        /// That row's value (NaN or an infinity).
+        value: f64,
+        /// The largest absolute value in that row, which tells an overflow from a divergence.
+        largest: f64,
+        /// The likely fix.
+        fix: &'static str,
+    },
 }
+
+/// The advice of [`DlvmError::NonFiniteEstimate`].
+pub(crate) const NON_FINITE_ESTIMATE_FIX: &str =
+    "the model's densities overflowed: rescale the data to moderate values (e.g. standardise \
+     each column, or divide by its largest magnitude) and retrain, or declare a variance floor \
+     `xi` for a Gaussian; if the data are moderate, the parameters diverged: load an earlier \
+     checkpoint";
 
 fn checkpoint_hint(checkpoint: &Option<PathBuf>) -> String {
     match checkpoint {
