@@ -138,7 +138,7 @@ pub enum DlvmError {
     /// A likelihood estimate (ELBO, IWAE bound) came out NaN or infinite instead of a number.
     #[error(
         "the {quantity} of row {row} of `{data}` is {value}, not a finite number (the row's \
-         largest magnitude is {largest:e}); {fix}"
+         largest magnitude is {largest:.3e}); {fix}"
     )]
     NonFiniteEstimate {
         /// The quantity, e.g. `ELBO` or `IWAE-5000 bound`.
@@ -159,8 +159,8 @@ pub enum DlvmError {
 /// The advice of [`DlvmError::NonFiniteEstimate`].
 pub(crate) const NON_FINITE_ESTIMATE_FIX: &str =
     "the model's densities overflowed: rescale the data to moderate values (e.g. standardise \
-     each column, or divide by its largest magnitude) and retrain, or declare a variance floor \
-     `xi` for a Gaussian; if the data are moderate, the parameters diverged: load an earlier \
+     each column, or divide by its largest magnitude) and retrain (a Gaussian without a floor: \
+     also declare `xi`); if the data are moderate, the parameters diverged: load an earlier \
      checkpoint";
 
 fn checkpoint_hint(checkpoint: &Option<PathBuf>) -> String {

@@ -121,13 +121,19 @@ mod tests {
         let one = Estimate::from_values(&[-3.5]);
         assert_eq!((one.std_err, one.spread), (None, None));
         let text = one.to_string();
-        assert!(text.contains("no standard error") && !text.contains('±'), "{text}");
+        assert!(
+            text.contains("no standard error") && !text.contains('±'),
+            "{text}"
+        );
         let two = Estimate::with_mc_variances(&[-1.0, -3.0], &[0.04, 0.05]);
         assert_eq!(two.spread, Some(2.0f64.sqrt()));
         assert_eq!(two.std_err, Some(1.0));
         assert!((two.mc_std_err.unwrap() - 0.15).abs() < 1e-12);
         let text = two.to_string();
-        assert!(text.contains("± 1.00") && text.contains("Monte Carlo s.e. 0.150"), "{text}");
+        assert!(
+            text.contains("± 1.00") && text.contains("Monte Carlo s.e. 0.150"),
+            "{text}"
+        );
     }
 
     #[test]

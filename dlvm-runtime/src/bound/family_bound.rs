@@ -82,7 +82,10 @@ pub fn family_bound<F: OutputFamily>(family: &F, n: usize, p: usize) -> FamilyBo
             total: b * (n * p) as f64,
             per_point: b * p as f64,
         },
-        None if family.gaussian_variance_floor().is_some_and(|g| g.xi <= 0.0) => {
+        None if family
+            .gaussian_variance_floor()
+            .is_some_and(|g| g.xi <= 0.0) =>
+        {
             FamilyBound::Unbounded
         }
         None => FamilyBound::NoClosedForm { family: F::NAME },
@@ -128,6 +131,9 @@ mod tests {
         );
         let text = bound.to_string();
         assert!(text.contains("none in closed form"), "{text}");
-        assert!(!text.contains("xi") && !text.contains("unbounded"), "{text}");
+        assert!(
+            !text.contains("xi") && !text.contains("unbounded"),
+            "{text}"
+        );
     }
 }

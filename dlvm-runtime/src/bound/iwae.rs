@@ -1,7 +1,7 @@
 //! The importance-weighted bound `L_K` (Burda et al. 2016), estimated over a data set in chunks.
 
-use super::log_sum_exp::LogSumExp;
 use super::estimate::check_finite_values;
+use super::log_sum_exp::LogSumExp;
 use super::Estimate;
 use crate::batch::{check_batch_size, check_dataset, rows_to_tensor, to_dynamic};
 use crate::data::Dataset;

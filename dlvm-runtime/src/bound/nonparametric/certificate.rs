@@ -80,11 +80,7 @@ fn neighbourhood(x: &[f64], p: usize, log_pg: &[f64], j: usize, scale: f64) -> f
     let centre = &x[j * p..(j + 1) * p];
     let mut acc = LogSumExp::default();
     for (row, lp) in x.chunks(p).zip(log_pg) {
-        let d2: f64 = row
-            .iter()
-            .zip(centre)
-            .map(|(a, b)| (a - b) * (a - b))
-            .sum();
+        let d2: f64 = row.iter().zip(centre).map(|(a, b)| (a - b) * (a - b)).sum();
         acc.push(scale * d2 - lp);
     }
     acc.value()

@@ -109,7 +109,10 @@ mod tests {
         let got = empirical_bound(&Poisson, &data).unwrap();
         assert_eq!((got.total, got.achieved), (0.0, None));
         let text = got.to_string();
-        assert!(!text.contains("exact;") && text.contains("upper bound"), "{text}");
+        assert!(
+            !text.contains("exact;") && text.contains("upper bound"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! EM for a finite Gaussian mixture whose variances are clipped at a floor ξ.
 
 use super::certificate::certify;
-use crate::parallel::{available_threads, Workers};
 use super::{BoundMethod, NonparametricBound};
 use crate::bound::log_sum_exp::log_sum_exp;
 use crate::data::Dataset;
 use crate::error::{DlvmError, Result};
+use crate::parallel::{available_threads, Workers};
 use indicatif::{ProgressBar, ProgressStyle};
 
 const LN_2PI: f64 = 1.837_877_066_409_345_5;
@@ -349,7 +349,9 @@ mod tests {
                         let total: f64 = w.iter().sum::<f64>().max(1e-12);
                         let mut mean = vec![0.0; p];
                         for (row, wi) in x.chunks(p).zip(&w) {
-                            mean.iter_mut().zip(row).for_each(|(m, v)| *m += wi / total * v);
+                            mean.iter_mut()
+                                .zip(row)
+                                .for_each(|(m, v)| *m += wi / total * v);
                         }
                         let width = if cov == Covariance::Spherical { 1 } else { p };
                         let variance = (0..width)
