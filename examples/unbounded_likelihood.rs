@@ -77,7 +77,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     );
     let bound = match family_bound(&Gaussian::<Isotropic>::with_floor(args.xi as f32)?, n, p) {
         FamilyBound::Finite { total, .. } => total,
-        FamilyBound::Unbounded => f64::INFINITY,
+        FamilyBound::Unbounded | FamilyBound::NoClosedForm { .. } => f64::INFINITY,
     };
     check_decoder_is_the_talks(&faces, args.point)?;
     let start = Instant::now();

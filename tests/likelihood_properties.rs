@@ -146,7 +146,7 @@ proptest! {
         let values = bits.iter().map(|&b| f32::from(b)).collect();
         let data = Dataset::from_vec("bits", 6, 3, values).unwrap();
         let exact = quadrature_log_likelihood(&model, &data);
-        let empirical = empirical_bound(&data);
+        let empirical = empirical_bound(&Bernoulli, &data).unwrap();
         prop_assert!(exact <= empirical.total + 1e-4, "l = {exact} above {empirical}");
         let via_model = model.nonparametric_bound(&data, &quiet_mixture()).unwrap();
         prop_assert_eq!(via_model.total, empirical.total);

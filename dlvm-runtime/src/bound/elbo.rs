@@ -1,5 +1,6 @@
 //! The evidence lower bound (ELBO), the objective VAEs maximise.
 
+use super::estimate::check_finite_values;
 use super::Estimate;
 use crate::batch::{check_batch_size, check_dataset, rows_to_tensor, standard_normal, to_dynamic};
 use crate::data::Dataset;
@@ -38,7 +39,10 @@ where
 /// standard error; nats per point.
 ///
 /// # Errors
-/// The data does not fit the model ([`check_dataset`]) or `batch_size` is out of range.
+/// The data does not fit the model ([`check_dataset`]) or `batch_size` is out of range;
+/// [`DlvmError::NonFiniteEstimate`](crate::error::DlvmError::NonFiniteEstimate) when a point's
+/// ELBO is NaN or infinite (data too large for the model's arithmetic, or diverged parameters),
+/// naming the first such row: never an `Ok` holding a non-finite number.
 pub fn evaluate_elbo<M: Dlvm<D>, D: Device<f32>>(
     model: &M,
     data: &Dataset,
@@ -57,5 +61,6 @@ pub fn evaluate_elbo<M: Dlvm<D>, D: Device<f32>>(
         let per_point = elbo(model, x, eps).as_vec();
         values.extend(per_point.into_iter().map(f64::from));
     }
+    check_finite_values("ELBO", data, &values)?;
     Ok(Estimate::from_values(&values))
 }

@@ -14,16 +14,25 @@ pub enum FamilyBound {
         /// The bound per point, nats.
         per_point: f64,
     },
-    /// No finite bound exists: the likelihood is unbounded above (unconstrained Gaussian).
+    /// No finite bound exists: the likelihood is unbounded above (a Gaussian without a variance
+    /// floor, [`OutputFamily::gaussian_variance_floor`] with `xi = 0`).
     Unbounded,
+    /// The family declares no closed-form bound ([`OutputFamily::log_density_bound`] is `None`):
+    /// the likelihood may well be bounded (Continuous Bernoulli on data inside `(0, 1)` is), but
+    /// no number is available here.
+    NoClosedForm {
+        /// The family's name.
+        family: &'static str,
+    },
 }
 
 impl FamilyBound {
-    /// The bound per point, `+inf` when unbounded.
+    /// The bound per point, `+inf` when there is no finite closed-form bound (a placeholder for
+    /// comparisons with `min`, never printed: see [`Display`](std::fmt::Display)).
     pub fn per_point(&self) -> f64 {
         match self {
             Self::Finite { per_point, .. } => *per_point,
-            Self::Unbounded => f64::INFINITY,
+            Self::Unbounded | Self::NoClosedForm { .. } => f64::INFINITY,
         }
     }
 
@@ -44,6 +53,12 @@ impl std::fmt::Display for FamilyBound {
                 "none: the likelihood is unbounded above (+inf), so maximum likelihood is \
                  ill-posed (Mattei & Frellsen 2018); add a variance floor `xi`"
             ),
+            Self::NoClosedForm { family } => write!(
+                f,
+                "none in closed form: the {family} family declares no bound on its density \
+                 (`OutputFamily::log_density_bound`); the likelihood may still be bounded on \
+                 these data"
+            ),
         }
     }
 }
@@ -53,8 +68,9 @@ impl std::fmt::Display for FamilyBound {
 /// # Formula
 /// Discrete families: `log Φ <= 0`, so `l <= 0`. Otherwise, with a per-coordinate density bound
 /// `b` ([`OutputFamily::log_density_bound`]), `l <= n p b`; for the Gaussian with floor ξ,
-/// `b = -½ log(2π ξ)` and `l <= -(n p / 2) log(2π ξ)`. Without a density bound (unconstrained
-/// Gaussian): [`FamilyBound::Unbounded`].
+/// `b = -½ log(2π ξ)` and `l <= -(n p / 2) log(2π ξ)`. Without a density bound: for a Gaussian
+/// without a floor [`FamilyBound::Unbounded`] (a spike on a data point has density `→ ∞`), for
+/// any other family [`FamilyBound::NoClosedForm`] (unknown, not infinite).
 pub fn family_bound<F: OutputFamily>(family: &F, n: usize, p: usize) -> FamilyBound {
     let per_coordinate = if F::DISCRETE {
         Some(family.log_density_bound().unwrap_or(0.0).min(0.0))
@@ -66,7 +82,13 @@ pub fn family_bound<F: OutputFamily>(family: &F, n: usize, p: usize) -> FamilyBo
             total: b * (n * p) as f64,
             per_point: b * p as f64,
         },
-        None => FamilyBound::Unbounded,
+        None if family
+            .gaussian_variance_floor()
+            .is_some_and(|g| g.xi <= 0.0) =>
+        {
+            FamilyBound::Unbounded
+        }
+        None => FamilyBound::NoClosedForm { family: F::NAME },
     }
 }
 
@@ -81,7 +103,7 @@ pub fn model_family_bound<M: Dlvm<D>, D: Device<f32>>(model: &M, n: usize) -> Fa
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::family::{Bernoulli, Diagonal, Gaussian};
+    use crate::family::{Bernoulli, ContinuousBernoulli, Diagonal, Gaussian};
 
     #[test]
     fn bernoulli_is_bounded_by_zero_and_the_floor_gives_the_gaussian_constant() {
@@ -91,10 +113,27 @@ mod tests {
         let want = -(5.0 * 560.0 / 2.0) * (2.0 * std::f64::consts::PI * f64::from(xi)).ln();
         match bound {
             FamilyBound::Finite { total, .. } => assert!((total - want).abs() < 1e-6 * want),
-            FamilyBound::Unbounded => panic!("a floored Gaussian is bounded"),
+            other => panic!("a floored Gaussian is bounded, got {other}"),
         }
         let free = family_bound(&Gaussian::<Diagonal>::unconstrained(), 5, 560);
         assert_eq!(free, FamilyBound::Unbounded);
         assert!(free.to_string().contains("unbounded"));
+    }
+
+    #[test]
+    fn a_family_without_a_declared_bound_has_no_closed_form_bound_and_no_xi_advice() {
+        let bound = family_bound(&ContinuousBernoulli, 4, 3);
+        assert_eq!(
+            bound,
+            FamilyBound::NoClosedForm {
+                family: "ContinuousBernoulli"
+            }
+        );
+        let text = bound.to_string();
+        assert!(text.contains("none in closed form"), "{text}");
+        assert!(
+            !text.contains("xi") && !text.contains("unbounded"),
+            "{text}"
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! The importance-weighted bound `L_K` (Burda et al. 2016), estimated over a data set in chunks.
 
+use super::estimate::check_finite_values;
 use super::log_sum_exp::LogSumExp;
 use super::Estimate;
 use crate::batch::{check_batch_size, check_dataset, rows_to_tensor, to_dynamic};
@@ -93,12 +94,60 @@ impl IwaeConfig {
 ///
 /// # Errors
 /// [`DlvmError::Config`] for `k = 0` or `chunk_rows = 0`; a data error when `data` does not fit
-/// the model.
+/// the model; [`DlvmError::NonFiniteEstimate`] naming the first point whose bound is NaN or
+/// infinite (never an `Ok` holding a non-finite number).
 pub fn iwae_per_point<M: Dlvm<D>, D: Device<f32>>(
     model: &M,
     data: &Dataset,
     config: &IwaeConfig,
 ) -> Result<Vec<f64>> {
+    let sums = point_sums(model, data, config)?;
+    let bounds: Vec<f64> = sums.iter().map(PointSums::bound).collect();
+    check_finite_values(&format!("IWAE-{} bound", config.k), data, &bounds)?;
+    Ok(bounds)
+}
+
+/// The accumulated importance weights of one point: `log Σ_k w_k` and `log Σ_k w_k²`.
+#[derive(Debug, Clone, Copy, Default)]
+struct PointSums {
+    weights: LogSumExp,
+    squares: LogSumExp,
+}
+
+impl PointSums {
+    /// Adds one log-weight `a = log w_k`.
+    fn push(&mut self, a: f64) {
+        self.weights.push(a);
+        self.squares.push(2.0 * a);
+    }
+
+    /// `L_K = log (1/K) Σ_k w_k`.
+    fn bound(&self) -> f64 {
+        self.weights.mean_log()
+    }
+
+    /// The Monte Carlo variance of [`bound`](Self::bound) by the delta method; `None` for `K < 2`.
+    ///
+    /// # Formula
+    /// `Var(log w̄) ≈ Var(w̄) / w̄² = (K Σ w² / (Σ w)² - 1) / (K - 1)`, from the sample variance of
+    /// the weights (it can under-state the error when the weights are heavy-tailed).
+    fn mc_variance(&self) -> Option<f64> {
+        let k = self.weights.count();
+        if k < 2 {
+            return None;
+        }
+        let log_ratio = (k as f64).ln() + self.squares.value() - 2.0 * self.weights.value();
+        let v = (log_ratio.exp() - 1.0).max(0.0) / (k - 1) as f64;
+        v.is_finite().then_some(v)
+    }
+}
+
+/// The weight sums of every point of `data` (see [`iwae_per_point`]).
+fn point_sums<M: Dlvm<D>, D: Device<f32>>(
+    model: &M,
+    data: &Dataset,
+    config: &IwaeConfig,
+) -> Result<Vec<PointSums>> {
     config.check()?;
     check_dataset(model, data)?;
     let points_per_call = (config.chunk_rows / config.k).clamp(1, data.rows());
@@ -125,7 +174,7 @@ pub fn iwae_per_point<M: Dlvm<D>, D: Device<f32>>(
             let points = Points { data, group };
             let sums = group_bound(model, host, points, config.k, samples_per_call, &mut rngs);
             bar.inc(group.len() as u64);
-            bounds.extend(sums.iter().map(LogSumExp::mean_log));
+            bounds.extend(sums);
         }
         bounds
     });
@@ -133,11 +182,14 @@ pub fn iwae_per_point<M: Dlvm<D>, D: Device<f32>>(
     Ok(per_run.concat())
 }
 
-/// The importance-weighted bound averaged over `data`, with its standard error over points.
+/// The importance-weighted bound averaged over `data`, with its standard error over points and
+/// its Monte Carlo error.
 ///
 /// # Formula
-/// `mean = (1/n) Σ_i L_K(x_i)` (see [`iwae_per_point`]); the standard error is over points, so
-/// it includes both the spread of `log p(x_i)` and the Monte Carlo noise.
+/// `mean = (1/n) Σ_i L_K(x_i)` (see [`iwae_per_point`]). [`Estimate::std_err`] is over points, so
+/// it includes both the spread of `log p(x_i)` over the points and the Monte Carlo noise;
+/// [`Estimate::mc_std_err`] is the Monte Carlo part alone, `√(Σ_i Var(L_K(x_i))) / n` with each
+/// point's variance from its `K` weights by the delta method (`None` for `K = 1`).
 ///
 /// # Errors
 /// As [`iwae_per_point`].
@@ -146,7 +198,14 @@ pub fn evaluate_iwae<M: Dlvm<D>, D: Device<f32>>(
     data: &Dataset,
     config: &IwaeConfig,
 ) -> Result<Estimate> {
-    Ok(Estimate::from_values(&iwae_per_point(model, data, config)?))
+    let sums = point_sums(model, data, config)?;
+    let bounds: Vec<f64> = sums.iter().map(PointSums::bound).collect();
+    check_finite_values(&format!("IWAE-{} bound", config.k), data, &bounds)?;
+    let variances: Option<Vec<f64>> = sums.iter().map(PointSums::mc_variance).collect();
+    Ok(match variances {
+        Some(v) => Estimate::with_mc_variances(&bounds, &v),
+        None => Estimate::from_values(&bounds),
+    })
 }
 
 /// The points of a group: rows `group` of `data`.
@@ -167,8 +226,8 @@ fn group_bound<M: Dlvm<D>, D: Device<f32>>(
     k: usize,
     samples: usize,
     rngs: &mut [impl Rng],
-) -> Vec<LogSumExp> {
-    let mut sums = vec![LogSumExp::default(); points.group.len()];
+) -> Vec<PointSums> {
+    let mut sums = vec![PointSums::default(); points.group.len()];
     let mut buffer = Vec::new();
     let (p, d) = (M::observed_dim(), M::latent_dim());
     let mut add = |log_lik: &[f64], log_weight: &[f64], s: usize| {

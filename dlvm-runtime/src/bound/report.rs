@@ -39,7 +39,8 @@ impl LikelihoodReport {
         self.iwae.mean - self.elbo.mean
     }
 
-    /// `bound - L_K`: an upper bound on the parsimony gap (`+inf` without a bound).
+    /// `bound - L_K`: an upper bound on the parsimony gap (`+inf` without a bound: not printed,
+    /// see [`Display`](std::fmt::Display)).
     pub fn parsimony_gap_at_most(&self) -> f64 {
         self.upper_bound() - self.iwae.mean
     }
@@ -52,14 +53,18 @@ impl LikelihoodReport {
         }
     }
 
-    /// Whether the chain holds within `z` standard errors of the Monte Carlo estimates.
+    /// Whether the chain holds within `z` standard errors of the Monte Carlo estimates (a
+    /// standard error that is unavailable, with one point, counts as 0).
     ///
     /// # Formula
     /// `ELBO <= L_K + z √(se_E² + se_K²)` and `L_K <= bound + z se_K`.
     pub fn is_ordered(&self, z: f64) -> bool {
-        let se = self.elbo.std_err.hypot(self.iwae.std_err);
-        self.elbo.mean <= self.iwae.mean + z * se
-            && self.iwae.mean <= self.upper_bound() + z * self.iwae.std_err
+        let (se_e, se_k) = (
+            self.elbo.std_err.unwrap_or(0.0),
+            self.iwae.std_err.unwrap_or(0.0),
+        );
+        self.elbo.mean <= self.iwae.mean + z * se_e.hypot(se_k)
+            && self.iwae.mean <= self.upper_bound() + z * se_k
     }
 }
 
@@ -86,11 +91,18 @@ impl std::fmt::Display for LikelihoodReport {
             "  variational gap (approximation + amortisation) >= {:.2}",
             self.variational_gap_at_least()
         )?;
-        write!(
-            f,
-            "  parsimony gap (DLVM vs nonparametric mixture)  <= {:.2}",
-            self.parsimony_gap_at_most()
-        )
+        let gap = self.parsimony_gap_at_most();
+        if gap.is_finite() {
+            write!(
+                f,
+                "  parsimony gap (DLVM vs nonparametric mixture)  <= {gap:.2}"
+            )
+        } else {
+            write!(
+                f,
+                "  parsimony gap (DLVM vs nonparametric mixture)  no upper limit: no finite bound above"
+            )
+        }
     }
 }
 

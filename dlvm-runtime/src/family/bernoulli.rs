@@ -23,6 +23,7 @@ impl OutputFamily for Bernoulli {
     const NAME: &'static str = "Bernoulli";
     const PARAMS_PER_COORD: usize = 1;
     const DISCRETE: bool = true;
+    const POINT_MASSES: bool = true;
     type Builder = NoArguments<Bernoulli>;
 
     fn log_prob<D: Device<f32>, T: Tape<f32, D>>(

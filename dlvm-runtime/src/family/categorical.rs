@@ -87,6 +87,7 @@ where
     const NAME: &'static str = "Categorical";
     const PARAMS_PER_COORD: usize = C;
     const DISCRETE: bool = true;
+    const POINT_MASSES: bool = true;
     type Builder = NoArguments<Categorical<C>>;
 
     fn log_prob<D: Device<f32>, T: Tape<f32, D>>(

@@ -167,6 +167,13 @@ impl<S: VarianceStructure> OutputFamily for Gaussian<S> {
         "finite real numbers"
     }
 
+    fn gaussian_variance_floor(&self) -> Option<super::GaussianFloor> {
+        Some(super::GaussianFloor {
+            xi: f64::from(self.xi),
+            isotropic: S::PER_POINT == 1,
+        })
+    }
+
     fn log_density_bound(&self) -> Option<f64> {
         (self.xi > 0.0).then(|| -0.5 * (2.0 * std::f64::consts::PI * f64::from(self.xi)).ln())
     }

@@ -48,6 +48,15 @@ pub struct FamilyError {
     pub reason: String,
 }
 
+/// The variance structure of a Gaussian family, see [`OutputFamily::gaussian_variance_floor`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GaussianFloor {
+    /// The floor ξ on every variance; 0 when the family is unconstrained.
+    pub xi: f64,
+    /// Whether all coordinates share one variance (`σ² I`) rather than one each (`diag(σ_j²)`).
+    pub isotropic: bool,
+}
+
 /// A density Φ(x | η) over one observed vector, parameterised by raw decoder outputs η.
 ///
 /// Required: the two sizes, [`log_prob`](Self::log_prob) (differentiable, on the device),
@@ -72,6 +81,12 @@ pub trait OutputFamily: Clone + std::fmt::Debug + Send + Sync + 'static {
     /// Whether the family is a discrete distribution (a probability mass function), so that
     /// `log Φ(x | η) <= 0` and the nonparametric maximum likelihood is the empirical distribution.
     const DISCRETE: bool = false;
+    /// Whether the family can put all its mass on any single point of the data's support, in
+    /// the limit: `sup_η Φ(x | η) = 1` for every `x` (Bernoulli and Categorical: a logit to
+    /// `±∞`; not Poisson, whose mass at a count `x >= 1` is at most `e^{-x} x^x / x!`). Only
+    /// then is the empirical distribution the *attained* nonparametric maximum of a
+    /// [`DISCRETE`](Self::DISCRETE) family; otherwise it is only an upper bound.
+    const POINT_MASSES: bool = false;
     /// The builder the DSL's family arguments are applied to (`xi = 0.01` calls `.xi(0.01)`).
     type Builder: Default;
 
@@ -216,6 +231,13 @@ pub trait OutputFamily: Clone + std::fmt::Debug + Send + Sync + 'static {
     /// # Formula
     /// Bernoulli: `0`; Gaussian with floor ξ: `-½ log(2π ξ)`; unconstrained Gaussian: none.
     fn log_density_bound(&self) -> Option<f64> {
+        None
+    }
+
+    /// `Some` when `Φ(· | η)` is a Gaussian `N(μ, Σ)` over the coordinates whose covariance is
+    /// diagonal with every variance `>= xi` (`xi = 0`: no floor), and every such Gaussian (up to
+    /// limits) is reachable: what the nonparametric mixture bound needs. The default is `None`.
+    fn gaussian_variance_floor(&self) -> Option<GaussianFloor> {
         None
     }
 
