@@ -24,6 +24,9 @@ const MAX_DEPTH: usize = 16;
 /// Longest header accepted, in bytes (numpy writes a few hundred; a larger announcement is a
 /// corrupt or hostile file, refused before anything is allocated for it).
 pub const MAX_HEADER_BYTES: usize = 1 << 20;
+/// Most decompressed bytes read past a format error to tell a damaged gzip stream (reported as
+/// such) from a well-formed file that is not a valid array.
+const MAX_DRAIN_BYTES: usize = 1 << 26;
 /// Most bytes reserved for the array data before any of it has been read (the buffer then
 /// grows with the data actually present).
 const INITIAL_PAYLOAD_CAPACITY: usize = 1 << 26;
@@ -86,7 +89,7 @@ fn read_stream<R: BufRead>(mut reader: R, path: &Path) -> Result<NpyArray, DataE
             path,
             gzip: true,
         };
-        stream.array()
+        stream.array().map_err(|e| stream.root_cause(e))
     } else {
         let mut stream = Stream {
             reader,
@@ -223,6 +226,21 @@ impl<R: Read> Stream<'_, R> {
             });
         }
         Ok(())
+    }
+
+    /// The error to report for `error`, met while parsing a gzip stream: a corrupt stream can
+    /// inflate to garbage before its checksum is reached, so a format error is checked against
+    /// the rest of the stream (read and discarded, at most [`MAX_DRAIN_BYTES`]), and
+    /// [`DataError::Gzip`] is reported when the stream itself is damaged.
+    fn root_cause(&mut self, error: DataError) -> DataError {
+        if matches!(error, DataError::Gzip { .. } | DataError::Io { .. }) {
+            return error;
+        }
+        let limit = u64::try_from(MAX_DRAIN_BYTES).unwrap_or(u64::MAX);
+        match std::io::copy(&mut (&mut self.reader).take(limit), &mut std::io::sink()) {
+            Err(source) => self.read_error(source),
+            Ok(_) => error,
+        }
     }
 
     /// Reads until `buf` is full or the stream ends; returns the bytes read.
@@ -1077,6 +1095,18 @@ mod tests {
         // Infinity and NaN stored as such stay values (the data checks name them).
         let stored = parse_npy(&encode_npy_f64(&[1, 2], &[f64::INFINITY, f64::NAN]), p()).unwrap();
         assert!(stored.data[0].is_infinite() && stored.data[1].is_nan());
+    }
+
+    #[test]
+    fn a_flipped_byte_in_a_gzip_stream_is_reported_as_gzip_damage() {
+        let gz = gzip(&encode_npy_f32(&[4, 16], &[1.0; 64]));
+        for at in (10..gz.len() - 8).step_by(7) {
+            let mut corrupt = gz.clone();
+            corrupt[at] ^= 0xff;
+            if let Err(err) = parse_npy(&corrupt, p()) {
+                assert!(matches!(err, DataError::Gzip { .. }), "byte {at}: {err}");
+            }
+        }
     }
 
     #[test]
