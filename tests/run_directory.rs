@@ -179,10 +179,7 @@ fn a_second_run_on_a_locked_directory_fails_at_once_and_a_killed_runs_lock_is_re
 fn stale_temporary_files_are_removed_when_a_run_starts() {
     let dir = scratch("stale");
     std::fs::create_dir_all(&dir).unwrap();
-    let stale = [
-        "model.safetensors.4242.dlvm-tmp",
-        "train.state.17.dlvm-tmp",
-    ];
+    let stale = ["model.safetensors.4242.dlvm-tmp", "train.state.17.dlvm-tmp"];
     for name in stale {
         std::fs::write(dir.join(name), b"torn").unwrap();
     }

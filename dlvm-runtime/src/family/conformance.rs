@@ -322,7 +322,7 @@ fn evaluate<F: OutputFamily, D: Device<f32>>(
     for chunk in points.chunks(CHUNK) {
         let n = chunk.len();
         let raw_t = dev.tensor_from_vec(raw.repeat(n), (n, raw.len()));
-        let xs = chunk.iter().flat_map(|&x| std::iter::repeat(x).take(p));
+        let xs = chunk.iter().flat_map(|&x| std::iter::repeat_n(x, p));
         let x_t = dev.tensor_from_vec(xs.collect(), (n, p));
         let values = family.log_prob(raw_t, x_t).as_vec();
         out.extend(values.chunks(p).map(<[f32]>::to_vec));

@@ -18,7 +18,7 @@ impl RowCoordinates {
     /// When `width` is 0 or does not fit a `u32`, or `flags.len()` is not a multiple of it.
     pub(crate) fn from_flags(flags: &[bool], width: usize) -> Self {
         assert!(
-            width > 0 && flags.len() % width == 0 && u32::try_from(width).is_ok(),
+            width > 0 && flags.len().is_multiple_of(width) && u32::try_from(width).is_ok(),
             "flags are not rows of {width}"
         );
         let mut coordinates = Self {

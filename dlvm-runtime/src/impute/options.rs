@@ -160,7 +160,7 @@ impl ImputeOptions {
 
     /// Whether step `t` (1-based) is retained.
     pub fn is_retained(&self, t: usize) -> bool {
-        t > self.burn_in && (t - self.burn_in) % self.thin.max(1) == 0
+        t > self.burn_in && (t - self.burn_in).is_multiple_of(self.thin.max(1))
     }
 }
 

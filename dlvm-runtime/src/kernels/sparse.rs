@@ -59,7 +59,7 @@ impl SparseRows {
     /// the transposed weights already, see [`product_transposed_into`](Self::product_transposed_into));
     /// `false` (and `self` unspecified) otherwise.
     pub(crate) fn compress(&mut self, xs: &[f32], width: usize) -> bool {
-        if width == 0 || xs.len() % width != 0 || width > u32::MAX as usize {
+        if width == 0 || !xs.len().is_multiple_of(width) || width > u32::MAX as usize {
             return false;
         }
         let nonzero = xs.iter().filter(|&&v| v != 0.0).count();
