@@ -2,11 +2,13 @@
 //! a diverging run stops naming epoch, batch and parameter and leaves the last good files, and a
 //! process killed while writing a checkpoint leaves the previous one intact.
 
+#[path = "common/child.rs"]
+mod child;
+use child::spawn_test;
 use dlvm::prelude::*;
 use dlvm::train::{read_tensors, write_tensors, DataFingerprint, SettingOverride, TrainState};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 dlvm! {
@@ -550,16 +552,6 @@ fn child_writes_checkpoints(dir: &Path) {
     Trainer::new(config).fit(&mut model, &train, None).ok();
 }
 
-/// Kills the child when dropped, so a failing assertion never leaves it running.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        self.0.kill().ok();
-        self.0.wait().ok();
-    }
-}
-
 fn wait_for(path: &Path, limit: Duration) -> bool {
     let start = Instant::now();
     while !path.exists() {
@@ -577,7 +569,6 @@ fn a_process_killed_while_writing_a_checkpoint_leaves_the_previous_one_intact() 
         child_writes_checkpoints(Path::new(&dir));
         return;
     }
-    let exe = std::env::current_exe().unwrap();
     let (mut interrupted, mut torn) = (0, 0);
     // Three kills while the state is being written, three while the model checkpoint is.
     for (attempt, target) in ["run.state", "model.safetensors"]
@@ -588,18 +579,11 @@ fn a_process_killed_while_writing_a_checkpoint_leaves_the_previous_one_intact() 
     {
         let dir = scratch(&format!("kill-{attempt}"));
         std::fs::create_dir_all(&dir).unwrap();
-        let child = Command::new(&exe)
-            .args([
-                "a_process_killed_while_writing_a_checkpoint_leaves_the_previous_one_intact",
-                "--exact",
-                "--test-threads=1",
-            ])
-            .env(CHILD_DIR, &dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut child = Killed(child);
+        let mut child = spawn_test(
+            "a_process_killed_while_writing_a_checkpoint_leaves_the_previous_one_intact",
+            CHILD_DIR,
+            &dir,
+        );
         let state = dir.join("run.state");
         assert!(
             wait_for(&state, Duration::from_secs(60)),

@@ -2,10 +2,12 @@
 //! directory (a killed run's lock is released by the operating system), stale temporary files are
 //! removed, and a directory that cannot be written is reported before the first epoch.
 
+#[path = "common/child.rs"]
+mod child;
+use child::spawn_test;
 use dlvm::prelude::*;
 use dlvm::train::{RunLock, LOCK_FILE};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 dlvm! {
@@ -102,16 +104,6 @@ fn a_new_run_over_a_saved_run_is_refused_naming_the_directory_and_the_ways_on() 
 /// Environment variable that turns this test binary into a child holding a directory's lock.
 const CHILD_DIR: &str = "DLVM_LOCK_TEST_CHILD_DIR";
 
-/// Kills the child when dropped, so a failing assertion never leaves it running.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        self.0.kill().ok();
-        self.0.wait().ok();
-    }
-}
-
 #[test]
 fn a_second_run_on_a_locked_directory_fails_at_once_and_a_killed_runs_lock_is_released() {
     if let Some(dir) = std::env::var_os(CHILD_DIR) {
@@ -124,18 +116,11 @@ fn a_second_run_on_a_locked_directory_fails_at_once_and_a_killed_runs_lock_is_re
     }
     let dir = scratch("locked");
     std::fs::create_dir_all(&dir).unwrap();
-    let child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "a_second_run_on_a_locked_directory_fails_at_once_and_a_killed_runs_lock_is_released",
-            "--exact",
-            "--test-threads=1",
-        ])
-        .env(CHILD_DIR, &dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut child = Killed(child);
+    let mut child = spawn_test(
+        "a_second_run_on_a_locked_directory_fails_at_once_and_a_killed_runs_lock_is_released",
+        CHILD_DIR,
+        &dir,
+    );
     let start = Instant::now();
     while !dir.join("locked").exists() {
         assert!(
