@@ -154,9 +154,9 @@ pub enum DlvmError {
     },
     /// A new run would replace a saved run's files.
     #[error(
-        "`{dir}` holds a saved run ({}); continue it with `--resume` (`Trainer::resume`), \
-         replace it with `--overwrite` (`TrainConfig::overwrite`), or write to another \
-         directory (`--out`)",
+        "`{dir}` holds a saved run ({}); continue it with `Trainer::resume` (`--resume` in the \
+         main job `mnist_vae`), replace it with `TrainConfig::overwrite` (`--overwrite` in the \
+         examples), or write to another directory (`--out`)",
         file_names(.files),
         dir = .dir.display()
     )]
