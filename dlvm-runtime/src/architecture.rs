@@ -18,6 +18,18 @@ pub enum Activation {
     Softplus,
 }
 
+impl Activation {
+    /// The activation's name in the `dlvm!` language (`tanh`, `relu`, `sigmoid`, `softplus`).
+    pub fn dsl_name(self) -> &'static str {
+        match self {
+            Self::Tanh => "tanh",
+            Self::Relu => "relu",
+            Self::Sigmoid => "sigmoid",
+            Self::Softplus => "softplus",
+        }
+    }
+}
+
 /// A multilayer perceptron: `hidden` dense layers, each followed by `activation`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mlp {

@@ -16,8 +16,9 @@ pub fn constructor(m: &CheckedModel) -> TokenStream {
         Some(v) => quote_spanned!(arg.span()=> let builder = builder.#arg(#v);),
         None => quote_spanned!(arg.span()=> let builder = builder.#arg();),
     });
-    // One bound, and the whole call at the family token: an incomplete builder is one error
-    // there, with no label on the macro call as a whole.
+    // One bound, and the whole call at the family token (the path is written out rather than
+    // `#p`, whose tokens carry the call site's span): an incomplete builder is one error there,
+    // with no label on the macro call as a whole.
     let build = quote_spanned!(m.family.span()=> ::dlvm::__private::build_family(builder));
     quote! {
         #[automatically_derived]

@@ -102,6 +102,11 @@ pub fn iwae_per_point<M: Dlvm<D>, D: Device<f32>>(
     config: &IwaeConfig,
 ) -> Result<Vec<f64>> {
     let sums = point_sums(model, data, config)?;
+    checked_bounds(&sums, data, config)
+}
+
+/// `L_K(x_i)` of every point from its sums, refusing a non-finite one.
+fn checked_bounds(sums: &[PointSums], data: &Dataset, config: &IwaeConfig) -> Result<Vec<f64>> {
     let bounds: Vec<f64> = sums.iter().map(PointSums::bound).collect();
     check_finite_values(&format!("IWAE-{} bound", config.k), data, &bounds)?;
     Ok(bounds)
@@ -199,8 +204,7 @@ pub fn evaluate_iwae<M: Dlvm<D>, D: Device<f32>>(
     config: &IwaeConfig,
 ) -> Result<Estimate> {
     let sums = point_sums(model, data, config)?;
-    let bounds: Vec<f64> = sums.iter().map(PointSums::bound).collect();
-    check_finite_values(&format!("IWAE-{} bound", config.k), data, &bounds)?;
+    let bounds = checked_bounds(&sums, data, config)?;
     let variances: Option<Vec<f64>> = sums.iter().map(PointSums::mc_variance).collect();
     Ok(match variances {
         Some(v) => Estimate::with_mc_variances(&bounds, &v),

@@ -21,30 +21,34 @@ pub(crate) fn check_observed<F: OutputFamily>(
     p: usize,
 ) -> Result<()> {
     data.check_width(p)?;
-    let observed = data.as_slice().iter().zip(mask.missing()).enumerate();
-    for (index, (&value, _)) in observed.filter(|(_, (_, &missing))| !missing) {
-        let (row, column) = (index / p, index % p);
-        let source_name = data.name().to_string();
-        if !value.is_finite() {
-            return Err(DataError::ObservedNonFinite {
-                source_name,
-                row,
-                column,
-                value,
-            }
-            .into());
+    let ok = |v: f32| v.is_finite() && family.in_support(v);
+    let Some((index, &value)) = data
+        .as_slice()
+        .iter()
+        .zip(mask.missing())
+        .enumerate()
+        .find(|(_, (&v, &missing))| !missing && !ok(v))
+        .map(|(index, (value, _))| (index, value))
+    else {
+        return Ok(());
+    };
+    let (row, column, source_name) = (index / p, index % p, data.name().to_string());
+    let error = if value.is_finite() {
+        DataError::OutOfSupport {
+            source_name,
+            row,
+            column,
+            value,
+            family: F::NAME.to_string(),
+            support: family.support_description().to_string(),
         }
-        if !family.in_support(value) {
-            return Err(DataError::OutOfSupport {
-                source_name,
-                row,
-                column,
-                value,
-                family: F::NAME.to_string(),
-                support: family.support_description().to_string(),
-            }
-            .into());
+    } else {
+        DataError::ObservedNonFinite {
+            source_name,
+            row,
+            column,
+            value,
         }
-    }
-    Ok(())
+    };
+    Err(error.into())
 }

@@ -166,9 +166,11 @@ fn verify_crc(bytes: &[u8], header: &[u8], recorded: &str) -> Option<()> {
         return None;
     }
     let at = crc_position(header, recorded)? + 8;
-    let mut zeroed = bytes.to_vec();
-    zeroed[at..at + 8].copy_from_slice(PLACEHOLDER.as_bytes());
-    (crc32(&zeroed) == expected).then_some(())
+    let mut crc = flate2::Crc::new();
+    crc.update(&bytes[..at]);
+    crc.update(PLACEHOLDER.as_bytes());
+    crc.update(&bytes[at + PLACEHOLDER.len()..]);
+    (crc.sum() == expected).then_some(())
 }
 
 /// The position within `header` of the checksum's eight digits `digits`.

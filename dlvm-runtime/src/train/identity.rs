@@ -1,6 +1,6 @@
 //! A model's identity as a checkpoint records it: what a checkpoint must match to be loaded.
 
-use crate::architecture::{Activation, Architecture, Mlp};
+use crate::architecture::{Architecture, Mlp};
 use crate::family::OutputFamily;
 use crate::model::Dlvm;
 use dfdx::prelude::*;
@@ -34,12 +34,7 @@ impl ModelIdentity {
     pub fn of<M: Dlvm<D>, D: Device<f32>>() -> Self {
         let p = M::observed_dim();
         let architecture: Option<Architecture> = M::architecture();
-        let net = |mlp: &Mlp| {
-            (
-                mlp.hidden.clone(),
-                activation_name(mlp.activation).to_string(),
-            )
-        };
+        let net = |mlp: &Mlp| (mlp.hidden.clone(), mlp.activation.dsl_name().to_string());
         Self {
             model: M::NAME.to_string(),
             family: <M::Family as OutputFamily>::NAME.to_string(),
@@ -74,14 +69,5 @@ impl std::fmt::Display for ModelIdentity {
             net("x", &self.encoder),
             net("z", &self.decoder)
         )
-    }
-}
-
-fn activation_name(activation: Activation) -> &'static str {
-    match activation {
-        Activation::Tanh => "tanh",
-        Activation::Relu => "relu",
-        Activation::Sigmoid => "sigmoid",
-        Activation::Softplus => "softplus",
     }
 }
